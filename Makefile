@@ -1,0 +1,29 @@
+# Two commands for a newcomer: `make serve` (add DEMO=1 for a demo province) and `make test`.
+# Both create the virtual environment in .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	@if [ "$(DEMO)" = "1" ]; then $(BIN)/parindex demo --if-empty; fi
+	$(BIN)/parindex serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Assessment cycles: one province's year, its groups, units, appraisers, phases and deadlines."""

@@ -1,0 +1,1 @@
+"""Persistence configuration: the one store setting, transcodings and the evidence blob store."""
