@@ -54,6 +54,23 @@ class StoreSettings:
         return self.url
 
 
+def check_reachable(settings: StoreSettings) -> None:
+    """Connect once directly, so an unreachable server is reported with the driver's own reason
+    (the library's pool only says it timed out)."""
+    if settings.kind != "postgresql":
+        return
+    import psycopg
+
+    env = settings.library_env
+    try:
+        psycopg.connect(host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+                        dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
+                        password=env["POSTGRES_PASSWORD"] or None, connect_timeout=5).close()
+    except psycopg.Error as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+        raise StoreConfigurationError(f"cannot reach {settings.description}: {reason}") from None
+
+
 def store_settings(environ: Mapping[str, str] | None = None) -> StoreSettings:
     """Read `PARINDEX_DATABASE_URL` (and refuse conflicting library variables)."""
     environ = os.environ if environ is None else environ
