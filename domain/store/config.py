@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 DEFAULT_SQLITE_PATH = Path("var") / "parindex.sqlite3"
+DEFAULT_BLOB_DIR = Path("var") / "blobs"
 APP_NAME = "parindex"
 
 # Library keys that would change where events go if found in os.environ (the library reads
@@ -84,6 +85,13 @@ def store_settings(environ: Mapping[str, str] | None = None) -> StoreSettings:
     if not url:
         return sqlite_settings(f"sqlite:///{DEFAULT_SQLITE_PATH}")
     return settings_from_url(url)
+
+
+def blob_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where evidence bytes live (`PARINDEX_BLOB_DIR`, default `./var/blobs`); shared by every
+    API process of a deployment."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("PARINDEX_BLOB_DIR", "").strip() or DEFAULT_BLOB_DIR)
 
 
 def settings_from_url(url: str) -> StoreSettings:

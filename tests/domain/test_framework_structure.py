@@ -127,7 +127,7 @@ def test_children_not_summing_to_their_parent_are_refused():
 
 def test_sub_criteria_not_summing_to_their_criterion_are_refused():
     doc = document()
-    node_in(doc, "1.1.2")["max_points"] = "1.5"
+    node_in(doc, "1.1.1")["max_points"] = "1.5"
     error = refusal(doc)
     assert (error.item, error.field) == ("1.1", "max_points")
 
@@ -201,8 +201,9 @@ def test_not_applicable_rules_are_kept_per_item():
 
 @pytest.mark.parametrize("year", ["2025", 2025.0, True, None])
 def test_year_that_is_not_a_whole_number_is_refused(year):
-    error = refusal(small_framework(year=2025, **{"year": year}))
-    assert error.field == "year"
+    doc = document()
+    doc["year"] = year
+    assert refusal(doc).field == "year"
 
 
 @pytest.mark.parametrize("year", [1999, 2101])
