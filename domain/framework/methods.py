@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from domain.errors import InvalidFramework, InvalidInput
-from domain.points import ZERO, parse_decimal, parse_points, round_points
+from domain.points import CENT, ZERO, parse_decimal, parse_points, round_points
 
 HUNDRED = Decimal(100)
 
@@ -255,7 +255,8 @@ class Deduction(Method):
         return {"violations": _count(declared, "violations", item)}
 
     def points(self, declared: dict[str, Any], maximum: Decimal) -> Decimal:
-        return max(self.floor, maximum - self.points_per_violation * declared["violations"])
+        return round_points(max(self.floor,
+                                maximum - self.points_per_violation * declared["violations"]))
 
     def document(self) -> dict[str, Any]:
         return {"kind": self.kind, "points_per_violation": str(self.points_per_violation),
@@ -341,11 +342,11 @@ def parse_method(spec: object, maximum: Decimal, item: str) -> Method:
             raise InvalidFramework("levels method needs a list of levels", item=item,
                                    field="method.levels")
         method = Levels(tuple(
-            Level(str(lv.get("code", "")), str(lv.get("title", "")), _dec(lv, "share", item))
+            Level(_level_code(lv, item), str(lv.get("title", "")), _dec(lv, "share", item))
             if isinstance(lv, dict) else _bad_band(item) for lv in raw_levels))
     elif kind == "deduction":
         method = Deduction(_dec(spec, "points_per_violation", item),
-                           _dec(spec, "floor", item, default="0"))
+                           _points(spec, "floor", item) if "floor" in spec else CENT * 0)
     elif kind == "judgement":
         method = Judgement()
     elif kind == "survey":
@@ -354,6 +355,14 @@ def parse_method(spec: object, maximum: Decimal, item: str) -> Method:
         raise InvalidFramework(f"unknown scoring method {kind!r}", item=item, field="method.kind")
     method.check(maximum, item)
     return method
+
+
+def _level_code(level: dict[str, Any], item: str) -> str:
+    code = level.get("code")
+    if not isinstance(code, str) or not code.strip():
+        raise InvalidFramework("each level needs a non-empty code", item=item,
+                               field="method.levels")
+    return code.strip()
 
 
 def _bad_band(item: str) -> Any:

@@ -46,7 +46,7 @@ def test_withdrawing_evidence_without_a_reason_is_refused(app, tmp_path, reason)
     assert app.scorecard(scenario.scorecards["STC"]).item("1.1.1").evidence == [blob.sha256]
 
 
-@pytest.mark.parametrize("reason", NO_REASON)
+@pytest.mark.parametrize("reason", [*NO_REASON, pytest.param(None, id="none")])
 def test_an_extension_without_a_reason_is_refused(app, reason):
     scenario = cycle_with_units(app)
     until = scenario.deadline(Phase.SELF_ASSESSMENT) + timedelta(days=3)

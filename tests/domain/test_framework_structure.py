@@ -294,7 +294,7 @@ def test_canonical_document_writes_points_at_two_decimals_as_text():
     assert canonical["bonus_cap"] == "2.00"
     assert canonical["fields"][0]["max_points"] == "6.00"
     assert canonical["fields"][0]["children"][1]["method"] == {
-        "kind": "deduction", "points_per_violation": "0.5", "floor": "0"}
+        "kind": "deduction", "points_per_violation": "0.5", "floor": "0.00"}
 
 
 @settings(max_examples=100, deadline=None)

@@ -193,8 +193,6 @@ def test_deduction_above_its_floor_is_not_raised_to_it():
     assert points_of(DEDUCTION_FLOOR, "1.5", {"violations": 1}) == Decimal("1")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Deduction.points does not round to two decimals "
-                   "(points_per_violation 0.125, 1 violation, max 1 gives 0.875)")
 def test_deduction_with_fractional_points_per_violation_records_two_decimals():
     spec = {"kind": "deduction", "points_per_violation": "0.125"}
     points = points_of(spec, "1", {"violations": 1})
@@ -202,15 +200,18 @@ def test_deduction_with_fractional_points_per_violation_records_two_decimals():
     assert points == Decimal("0.88")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a deduction floor with three decimals is accepted "
-                   "and returned as the item's points unrounded (floor 0.125 gives 0.125)")
-def test_deduction_floor_with_three_decimals_never_yields_three_decimal_points():
+def test_a_deduction_floor_with_three_decimals_is_refused():
     spec = {"kind": "deduction", "points_per_violation": "0.5", "floor": "0.125"}
-    try:
-        points = points_of(spec, "1", {"violations": 5})
-    except InvalidFramework:
-        return  # refusing the floor as a points value is also acceptable
-    assert points == points.quantize(CENT)
+    with pytest.raises(InvalidFramework) as caught:
+        method_of(spec, "1")
+    assert caught.value.field == "method.floor"
+
+
+def test_a_level_without_a_code_is_refused():
+    spec = {"kind": "levels", "levels": [{"title": "Không mã", "share": "1"}]}
+    with pytest.raises(InvalidFramework) as caught:
+        method_of(spec, "1")
+    assert caught.value.field == "method.levels"
 
 
 # --- judgement and survey ----------------------------------------------------------------------
