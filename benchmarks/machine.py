@@ -46,8 +46,10 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def describe(postgres: dict[str, str] | None) -> list[tuple[str, str]]:
-    """(label, value) rows; `postgres` holds the server's version and durability settings."""
+def describe(postgres: dict[str, str] | None, sqlite: str | None = None
+             ) -> list[tuple[str, str]]:
+    """(label, value) rows; `postgres` holds the server's version and durability settings,
+    `sqlite` the pragmas the benchmark's database ran with."""
     import psycopg
 
     rows = [
@@ -59,8 +61,8 @@ def describe(postgres: dict[str, str] | None) -> list[tuple[str, str]]:
         ("eventsourcing", _version("eventsourcing")),
         ("psycopg", f"{psycopg.__version__} ({psycopg.pq.__impl__} implementation, "
                     f"libpq {psycopg.pq.version() // 10000}.{psycopg.pq.version() % 10000})"),
-        ("SQLite", f"{sqlite3.sqlite_version} (file in a temporary directory, WAL mode, "
-                   "library defaults otherwise)"),
+        ("SQLite", f"{sqlite3.sqlite_version} (a file in a temporary directory; "
+                   f"{sqlite or 'WAL mode'}, as the library leaves it)"),
     ]
     if postgres:
         rows.append(("PostgreSQL", f"{postgres['server_version']} at {postgres['where']} "

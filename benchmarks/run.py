@@ -163,7 +163,8 @@ def probe_postgres(url: str) -> tuple[dict[str, str] | None, str | None]:
             found = {name: str(conn.execute(f"SHOW {name}").fetchone()[0])
                      for name in ("server_version", "fsync", "synchronous_commit")}
     except Exception as error:  # any failure to reach it means "not available"
-        return None, f"{type(error).__name__}: {str(error).strip() or 'no detail'}"
+        detail = " ".join(str(error).split()) or "no detail"  # libpq's message spans lines
+        return None, f"{type(error).__name__}: {detail}"
     found["where"] = f"{info['host']}:{info['port']}/{info['dbname']}"
     return found, None
 
@@ -216,11 +217,12 @@ def run_store(app: ParIndex, raw: RawSQLite | RawPostgres, plan: Plan
     cases = (bench_cases.library_saves(app) + bench_cases.raw_inserts(raw, samples)
              + command_cases)
     measure(cases, plan)
-    details = {
+    details: dict[str, Any] = {
         "state_bytes": {name: len(state) for name, (_, state) in samples.items()},
         "versions": {key: run.versions for key, run in runs.items()},
-        "ops": {(case.key, case.flavour): case.ops for case in cases},
     }
+    if isinstance(raw, RawSQLite):
+        details["sqlite"] = f"journal_mode={raw.journal_mode}, synchronous={raw.synchronous}"
     return {(case.key, case.flavour): case for case in cases}, details
 
 
@@ -375,7 +377,15 @@ def report(results: dict[str, dict[tuple[str, str], Case]], details: dict[str, d
            started: datetime, seconds: float) -> str:
     lines = table(results)
     invoked = command_line()
-    state_bytes = next(iter(details.values()))["state_bytes"] if details else {}
+    first = next(iter(details.values()), {})
+    state_bytes = first.get("state_bytes", {})
+
+    def versions(key: str, default: str) -> str:
+        spans = first.get("versions", {}).get(key)
+        if not spans:
+            return default
+        return f"{min(a for a, _ in spans):,}–{max(b for _, b in spans):,}"
+
     out = [
         "# Performance of parindex's event store",
         "",
@@ -410,9 +420,11 @@ def report(results: dict[str, dict[tuple[str, str], Case]], details: dict[str, d
                 default=0.0)
     if worst > NOISY:
         notes = [*notes, (
-            "The machine was not quiet during this run: the repetitions of one case differ by "
-            f"up to {worst:.0%} of its median (see Repetitions below). Medians and paired "
-            "ratios damp this, but a single figure may be off by tens of percent.")]
+            "The machine was not quiet during this run (see the load average above): the "
+            f"repetitions of one case differ by up to {worst:.0%} of its median (see "
+            "Repetitions below). Medians and paired ratios damp this, but the absolute figures "
+            "understate a quiet machine; rerun `make bench` when nothing else runs before "
+            "quoting them.")]
     if notes:
         out += [f"> {note}" for note in notes] + [""]
     out += [
@@ -430,11 +442,14 @@ def report(results: dict[str, dict[tuple[str, str], Case]], details: dict[str, d
         "database, one `BEGIN … COMMIT` per batch (psycopg pipelines `executemany`).",
         "- **command** rows: `ParIndex.record_self_scores` on item 1.1.1 with alternating values "
         "(one event per command), as a unit officer: load scorecard and cycle, check, save, "
-        "and a snapshot at every 100th scorecard version. *Fresh*: scorecard versions 2–100. "
-        "*1,000-event*: the scorecard first holds 1,001 events (1,000 self-scores, snapshots "
-        "at every 100), commands take it to about 1,100. *Cache warm*: as configured "
+        "and a snapshot at every 100th scorecard version. *Fresh*: the commands wrote scorecard "
+        f"versions {versions('cmd-fresh', '2–100')}. *1,000-event*: the scorecard first holds "
+        "1,001 events (1,000 self-scores, snapshots at every 100); the commands wrote versions "
+        f"{versions('cmd-1000', '1,002–1,100')} (warm) and "
+        f"{versions('cmd-1000-cold', '1,002–1,100')} (cold). *Cache warm*: as configured "
         "(`AGGREGATE_CACHE_MAXSIZE=2000`, fast-forward). *Cache cold*: the scorecard is "
-        "evicted before every command, so it loads from its latest snapshot.",
+        "evicted before every command, so it loads from its latest snapshot (the cycle stays "
+        "cached).",
         "- **load** row: the scorecard's 1,001 events read and applied without a snapshot — "
         "what every cold load of a busy scorecard would cost without snapshots.",
         "",
@@ -530,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in meaning(results):
         print(f"- {line}")
     print()
-    machine = [*describe(postgres_info),
+    machine = [*describe(postgres_info, details.get("sqlite", {}).get("sqlite")),
                ("load average (1 min)", f"{load_before} at the start, {load_average()} at the "
                                         "end (other work on the machine slows a run)")]
     document = report(results, details, machine, plan, args.quick, notes, started, seconds)

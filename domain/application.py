@@ -8,6 +8,8 @@ clients can read their own writes from the projections.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -34,7 +36,11 @@ from domain.store.config import APP_NAME, StoreSettings
 from domain.store.transcodings import register_parindex_transcodings
 
 A = TypeVar("A", bound=ParAggregate)
-RETRIES = 5
+T = TypeVar("T")
+# A command that lost a race reloads and runs again; jittered back-off spreads the retries of
+# many writers on one scorecard (the store serialises their saves anyway).
+RETRIES = 30
+BACKOFF_SECONDS = 0.005
 
 
 class StoreMisconfigured(Exception):
@@ -93,12 +99,23 @@ class ParIndex(Application):
             raise AlreadyExists(f"{what} already exists") from None
         return CommandResult(aggregate.id, aggregate.version, position)
 
+    def _retrying(self, attempt: Callable[[], T], what: str) -> T:
+        """Run load-change-save again while a concurrent writer keeps winning the race."""
+        for retry in range(RETRIES):
+            try:
+                return attempt()
+            except IntegrityError:
+                time.sleep(random.uniform(0, BACKOFF_SECONDS * (retry + 1)))
+        raise StaleVersion(f"{what} kept changing during {RETRIES} attempts; try again",
+                           expected=-1, actual=-1)
+
     def _change(self, cls: type[A], aggregate_id: UUID, what: str,
                 expected_version: int | None, change: Callable[[A], Iterable[ParAggregate]]
                 ) -> CommandResult:
         """Load, change, save; on a concurrent write, reload and retry unless the client
         pinned a version (then the conflict is the client's to resolve)."""
-        for _ in range(RETRIES):
+
+        def attempt() -> CommandResult:
             aggregate = self._get(cls, aggregate_id, what)
             if expected_version is not None and aggregate.version != expected_version:
                 raise StaleVersion(f"{what} is at version {aggregate.version}, not "
@@ -112,9 +129,10 @@ class ParIndex(Application):
                     raise StaleVersion(f"{what} changed while this command ran",
                                        expected=expected_version,
                                        actual=expected_version + 1) from None
-                continue
+                raise
             return CommandResult(aggregate.id, aggregate.version, position)
-        raise StaleVersion(f"{what} kept changing; try again", expected=-1, actual=-1)
+
+        return self._retrying(attempt, what)
 
     # -- frameworks ---------------------------------------------------------------------------
 
@@ -232,9 +250,9 @@ class ParIndex(Application):
         """Give one unit more time; a sheet locked at the deadline reopens."""
 
         def extend(cycle: AssessmentCycle) -> list[ParAggregate]:
-            cycle.extend_deadline(actor, unit_code, phase, until, reason)
+            cycle.extend_deadline(actor, unit_code, phase, until, reason, self.clock())
             card = self.scorecard(cycle.unit(unit_code)["scorecard_id"])
-            card.reopen_for_extension(actor, until, reason.strip())
+            card.reopen_for_extension(actor, phase, until, reason.strip())
             return [card]
 
         return self._change(AssessmentCycle, cycle_ref, "cycle", None, extend)
@@ -242,13 +260,17 @@ class ParIndex(Application):
     def lock_overdue_scorecards(self, actor: Actor, cycle_ref: UUID) -> list[str]:
         """Lock, as they stand, the draft scorecards whose self-assessment deadline passed."""
         actor.require(Role.SECRETARIAT, Role.SYSTEM, act="locking overdue scorecards")
-        cycle = self.cycle(cycle_ref)
-        now = self.clock()
-        locked = [card for card in self.scorecards(cycle)
-                  if card.lock_at_deadline(actor, cycle.context_for(card.unit_code, now))]
-        if locked:
-            self._save(*locked)
-        return [card.unit_code for card in locked]
+
+        def attempt() -> list[str]:
+            cycle = self.cycle(cycle_ref)
+            now = self.clock()
+            locked = [card for card in self.scorecards(cycle)
+                      if card.lock_at_deadline(actor, cycle.context_for(card.unit_code, now))]
+            if locked:
+                self._save(*locked)
+            return [card.unit_code for card in locked]
+
+        return self._retrying(attempt, "the cycle's scorecards")
 
     def advance_phase(self, actor: Actor, cycle_ref: UUID, to_phase: Phase) -> CommandResult:
         """Move the cycle to its next phase once every scorecard is ready for it."""
@@ -381,25 +403,29 @@ class ParIndex(Application):
         """Apply an import's points to every scorecard it covers, all or nothing.
 
         `results` rows: {"unit_code", "item_code", "points", "detail"}."""
-        cycle = self.cycle(cycle_ref)
-        now = self.clock()
-        cards: dict[str, Scorecard] = {}
-        for index, row in enumerate(results):
-            unit_code = row.get("unit_code")
-            try:
-                unit = cycle.unit(unit_code)
-                card = cards.get(unit_code) or self.scorecard(unit["scorecard_id"])
-                card.apply_survey_points(actor, cycle.context_for(unit_code, now),
-                                         self.framework_tree(card.framework_id),
-                                         row.get("item_code"), row.get("points"),
-                                         survey_import_id, row.get("detail") or {})
-            except (InvalidInput, NotFound) as error:
-                error.field = f"results[{index}].{error.field or 'unit_code'}"
-                raise
-            cards[unit_code] = card
-        if not cards:
+        if not results:
             raise InvalidInput("the import has no results", field="results")
-        return self._save(*cards.values())
+
+        def attempt() -> int | None:
+            cycle = self.cycle(cycle_ref)
+            now = self.clock()
+            cards: dict[str, Scorecard] = {}
+            for index, row in enumerate(results):
+                unit_code = row.get("unit_code")
+                try:
+                    unit = cycle.unit(unit_code)
+                    card = cards.get(unit_code) or self.scorecard(unit["scorecard_id"])
+                    card.apply_survey_points(actor, cycle.context_for(unit_code, now),
+                                             self.framework_tree(card.framework_id),
+                                             row.get("item_code"), row.get("points"),
+                                             survey_import_id, row.get("detail") or {})
+                except (InvalidInput, NotFound) as error:
+                    error.field = f"results[{index}].{error.field or 'unit_code'}"
+                    raise
+                cards[unit_code] = card
+            return self._save(*cards.values())
+
+        return self._retrying(attempt, "the surveyed scorecards")
 
     def correct_points(self, actor: Actor, scorecard_ref: UUID, item_code: str, points: Any,
                        reason: str, decision_ref: str) -> CommandResult:

@@ -31,7 +31,7 @@ def parse_points(value: object, *, field: str = "points", item: str | None = Non
         raise InvalidInput(f"{field} {value} has more than two decimals", field=field, item=item)
     if points < 0:
         raise InvalidInput(f"{field} {value} is negative", field=field, item=item)
-    return points.quantize(CENT)
+    return abs(points).quantize(CENT)  # abs: "-0" is recorded as plain 0.00
 
 
 def parse_decimal(value: object, *, field: str, item: str | None = None) -> Decimal:
@@ -43,7 +43,7 @@ def parse_decimal(value: object, *, field: str, item: str | None = None) -> Deci
         raise InvalidInput(f"{field} {value!r} is not a number", field=field, item=item) from None
     if not number.is_finite() or number < 0:
         raise InvalidInput(f"{field} {value} must be a finite number ≥ 0", field=field, item=item)
-    return number
+    return abs(number)
 
 
 def round_points(value: Decimal) -> Decimal:

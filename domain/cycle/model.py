@@ -211,7 +211,7 @@ class AssessmentCycle(ParAggregate):
                            appraisers=frozenset(self.appraisers.get(unit_code, ())))
 
     def extend_deadline(self, actor: Actor, unit_code: str, phase: Phase, until: datetime,
-                        reason: str) -> None:
+                        reason: str, now: datetime) -> None:
         actor.require(Role.SECRETARIAT, act="extending a deadline")
         self.unit(unit_code)
         if not reason or not reason.strip():
@@ -226,6 +226,8 @@ class AssessmentCycle(ParAggregate):
         if require_aware(until, "until") <= base:
             raise InvalidInput(f"an extension must end after the deadline {base.isoformat()}",
                                field="until")
+        if until <= require_aware(now, "now"):
+            raise InvalidInput("an extension must end in the future", field="until")
         self._deadline_extended(unit_code=unit_code, phase=phase, until=until,
                                 reason=nfc(reason, field="reason"), **by(actor))
 

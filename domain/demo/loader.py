@@ -24,8 +24,8 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from importlib import resources
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -283,6 +283,9 @@ class DemoClock:
         return self.now
 
 
+VIETNAM = timezone(timedelta(hours=7))
+
+
 def _at(year: int, month: int, day: int, hour: int = 2, minute: int = 0) -> datetime:
     """A moment in UTC (Vietnam is UTC+7: 10:00 UTC is 17:00 in Khánh Hòa)."""
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
@@ -339,6 +342,9 @@ RATIO_SIZES: dict[tuple[str, str], tuple[int, int]] = {
     ("XA", "3.4"): (400, 4000), ("XA", "3.5"): (2, 25), ("XA", "4.3"): (6, 30),
     ("XA", "5.2"): (18, 45), ("XA", "7.1"): (600, 5000), ("XA", "7.2"): (400, 4000),
 }
+# Declared percentages that can exceed 100 (revenue against the estimate), and by how much;
+# every other percentage (disbursement, shares) stops at 100.
+VALUE_CEILINGS: dict[tuple[str, str], Decimal] = {("XA", "6.1"): Decimal(115)}
 HUNDRED = Decimal(100)
 THOUSAND = 1000
 
@@ -350,8 +356,8 @@ def _chance(rng: random.Random, per_mille: int) -> bool:
 def _ratio_declared(rng: random.Random, size: tuple[int, int], pct: Decimal) -> dict[str, int]:
     """numerator/denominator whose ratio is just at or above `pct` percent."""
     denominator = rng.randint(*size)
-    numerator = -(-denominator * pct // HUNDRED)  # ceiling, in Decimal
-    return {"numerator": min(denominator, int(numerator)), "denominator": denominator}
+    numerator = int((denominator * pct / HUNDRED).to_integral_value(rounding=ROUND_CEILING))
+    return {"numerator": min(denominator, numerator), "denominator": denominator}
 
 
 def _band_percent(rng: random.Random, bounds: list[Decimal], band: int, top: Decimal
@@ -391,11 +397,9 @@ def draw_declared(rng: random.Random, group: str, node: Node, strength: int) -> 
     bounds = [Decimal(band["from"]) for band in method["bands"]]
     band = 0 if good else rng.randint(1, len(bounds))
     if method["basis"] == "value":
-        top = bounds[0] + 12 if bounds[0] >= HUNDRED else HUNDRED
+        top = VALUE_CEILINGS.get((group, node.code), HUNDRED)
         value = _band_percent(rng, bounds, band, top)
-        if band == 0 and bounds[0] >= HUNDRED:
-            value += Decimal(rng.randrange(1200)) / 100
-        return {"value": str(value.quantize(Decimal("0.1")))}
+        return {"value": str(value.quantize(Decimal("0.1"), rounding=ROUND_DOWN))}
     return _ratio_declared(rng, size, _band_percent(rng, bounds, band, HUNDRED))
 
 
@@ -429,7 +433,8 @@ def _candidates(method: dict[str, Any], declared: dict[str, Any]) -> Iterator[di
     if kind == "boolean":
         yield {"done": False}
     elif kind == "count":
-        yield {"count": max(0, min(declared["count"], 3) - 1)}
+        for count in range(declared["count"] - 1, -1, -1):
+            yield {"count": count}
     elif kind == "deduction":
         yield {"violations": declared["violations"] + 1}
     elif kind == "levels":
@@ -456,8 +461,9 @@ NA_NOTES = {
 }
 ROUND1_REASONS = {
     "boolean": "Không có tài liệu kiểm chứng chứng minh đã thực hiện đúng yêu cầu.",
-    "count": "Một báo cáo không có số, ngày ban hành; không được tính.",
-    "deduction": "Theo sổ theo dõi của Sở Nội vụ, đơn vị có thêm báo cáo gửi trễ hạn.",
+    "count": "Một nội dung kê khai không có văn bản kiểm chứng hợp lệ; không được tính.",
+    "deduction": "Đối chiếu sổ theo dõi của Sở Nội vụ và kết luận kiểm tra, đơn vị còn trường "
+                 "hợp vi phạm chưa tự trừ điểm.",
     "levels": "Chưa có quyết định công nhận ở cấp đã kê khai; chấm ở mức thấp hơn.",
     "proportional": "Số liệu kê khai chưa khớp với hồ sơ lưu; tính lại theo số liệu Tổ giúp "
                     "việc đã kiểm tra.",
@@ -466,14 +472,21 @@ ROUND1_REASONS = {
     "judgement": "Tài liệu kiểm chứng chưa thể hiện đầy đủ nội dung theo thang điểm.",
 }
 FLAG_REASON = "Đề nghị đơn vị làm rõ nguồn số liệu kê khai."
-EXPLANATIONS = (
-    "Đơn vị bổ sung văn bản số {n}/{suffix} ngày {day}/01/{next_year} và bản chụp sổ theo dõi; "
-    "đề nghị Hội đồng xem xét giữ nguyên điểm tự đánh giá.",
-    "Số liệu trên hệ thống chưa loại trừ hồ sơ rút và hồ sơ tạm dừng theo quy định; đơn vị gửi "
-    "kèm danh sách đối chiếu có xác nhận của Trung tâm Phục vụ hành chính công.",
-    "Văn bản đã ban hành đúng hạn nhưng hồ sơ đính kèm nhầm tệp; đơn vị gửi bổ sung bản có chữ "
-    "ký số.",
-)
+EXPLANATIONS = {
+    "boolean": "Đơn vị đã thực hiện nhưng đính kèm nhầm tệp; gửi bổ sung văn bản số {ref} có chữ "
+               "ký số.",
+    "count": "Đơn vị gửi bổ sung văn bản số {ref} làm căn cứ cho nội dung chưa được tính.",
+    "deduction": "Trường hợp nêu trong kết quả thẩm định thuộc năm trước, đã được xử lý; đơn vị "
+                 "gửi kèm văn bản số {ref}.",
+    "levels": "Đơn vị gửi bổ sung quyết định công nhận và văn bản số {ref}; đề nghị Hội đồng xem "
+              "xét lại mức chấm.",
+    "proportional": "Đơn vị gửi kèm bảng đối chiếu số liệu và văn bản số {ref}; đề nghị Hội đồng "
+                    "giữ nguyên số liệu kê khai.",
+    "tiered": "Số liệu trích xuất chưa loại trừ các trường hợp được miễn theo quy định; đơn vị gửi "
+              "kèm bảng đối chiếu có xác nhận của cơ quan quản lý hệ thống (văn bản số {ref}).",
+    "judgement": "Đơn vị bổ sung hình ảnh, đường dẫn minh chứng các hoạt động đã triển khai "
+                 "(văn bản số {ref}).",
+}
 RESTORED = "Đơn vị đã giải trình và bổ sung tài liệu kiểm chứng hợp lệ; công nhận điểm tự đánh giá."
 UPHELD = "Tài liệu bổ sung không làm thay đổi kết quả; giữ nguyên điểm thẩm định vòng 1."
 SATISFIED = "Nội dung giải trình phù hợp; giữ nguyên điểm."
@@ -513,6 +526,7 @@ class YearLoader:
         self.cycle_id: UUID | None = None
         self.framework_ids: dict[str, UUID] = {}
         self.cards: dict[str, UUID] = {}
+        self.appraiser_of: dict[str, Actor] = {}
         self.trees: dict[str, FrameworkTree] = {}
         self.self_scores: dict[str, dict[str, SelfScoreEntry]] = {}
         self.round1: dict[str, dict[str, AppraisalEntry]] = {}
@@ -561,6 +575,7 @@ class YearLoader:
             half = (len(codes) + 1) // 2
             for appraiser, share in zip(appraisers, (codes[:half], codes[half:]), strict=True):
                 self.app.assign_appraiser(SECRETARIAT, self.cycle_id, appraiser.id, share)
+                self.appraiser_of.update(dict.fromkeys(share, appraiser))
         self.app.advance_phase(SECRETARIAT, self.cycle_id, Phase.SELF_ASSESSMENT)
         cycle = self.app.cycle(self.cycle_id)
         self.cards = {code: unit["scorecard_id"] for code, unit in cycle.units.items()}
@@ -649,7 +664,7 @@ class YearLoader:
         self._move(_at(self.year, 12, 29))
         for unit in self.units:
             entries = self._round1_entries(unit)
-            actor = self._appraiser_of(unit)
+            actor = self.appraiser_of[unit.code]
             if entries:
                 self.app.appraise(actor, self.cards[unit.code], 1, list(entries.values()))
             self.round1[unit.code] = entries
@@ -671,9 +686,10 @@ class YearLoader:
             if lower is None:
                 continue
             declared, points = lower
+            assert node.method is not None
             entries[node.code] = AppraisalEntry(
                 node.code, Decision.ADJUSTED, points=None if declared else str(points),
-                declared=declared, reason=ROUND1_REASONS[node.method.kind],  # type: ignore
+                declared=declared, reason=ROUND1_REASONS[node.method.kind],
                 request_explanation=_chance(self.rng, 250))
         if candidates and _chance(self.rng, 120):
             flagged = self.rng.choice(candidates)
@@ -688,47 +704,44 @@ class YearLoader:
         return (not node.survey_fed and not state.not_applicable
                 and bool(state.self_points) and (unit.code, node.code) not in self.story.forced)
 
-    def _appraiser_of(self, unit: DemoUnit) -> Actor:
-        cycle = self.app.cycle(self.cycle_id)  # type: ignore[arg-type]
-        assigned = cycle.appraisers[unit.code]
-        return next(a for a in APPRAISERS[unit.group] if a.id in assigned)
-
     # -- explanations (5 working days in January) ---------------------------------------------
 
     def explanations(self) -> None:
+        """Units explain every flagged item and most of the cut ones (some accept the cut)."""
         self._move(_at(self.year + 1, 1, 9, 3))
         for unit in self.units:
-            explained = set()
-            for code, entry in self.round1[unit.code].items():
-                wanted = entry.request_explanation or _chance(self.rng, 600)
-                if not wanted or (entry.decision is Decision.ACCEPTED
-                                  and not entry.request_explanation):
-                    continue
+            self.explained[unit.code] = {
+                code for code, entry in self.round1[unit.code].items()
+                if entry.request_explanation or _chance(self.rng, 600)}
+            for code in sorted(self.explained[unit.code]):
                 self.app.explain(_officer(unit.code), self.cards[unit.code], code,
-                                 self._explanation_text(unit))
-                explained.add(code)
-            self.explained[unit.code] = explained
+                                 self._explanation_text(unit, code))
         self._move(_at(self.year + 1, 1, 12, 10, 5))
         self.app.advance_phase(SECRETARIAT, self.cycle_id, Phase.APPRAISAL_2)
 
-    def _explanation_text(self, unit: DemoUnit) -> str:
+    def _explanation_text(self, unit: DemoUnit, item_code: str) -> str:
+        method = self.trees[unit.group].item(item_code).method
+        assert method is not None
         suffix = "UBND" if unit.group == "XA" else unit.code
-        return self.rng.choice(EXPLANATIONS).format(
-            n=self.rng.randint(10, 99), suffix=f"CV-{suffix}", day=self.rng.randint(6, 9),
-            next_year=self.year + 1)
+        ref = (f"{self.rng.randint(10, 99)}/CV-{suffix} ngày {self.rng.randint(6, 9):02d}/01/"
+               f"{self.year + 1}")
+        return EXPLANATIONS[method.kind].format(ref=ref)
 
     # -- appraisal round 2 (mid January) ------------------------------------------------------
 
     def appraisal_round_2(self) -> None:
+        """Round 2 decides exactly the items explained or flagged in round 1 (PAR-INDEX §8.4)."""
         self._move(_at(self.year + 1, 1, 19))
         for unit in self.units:
             entries = [self._round2_entry(unit, code, entry)
                        for code, entry in self.round1[unit.code].items()
                        if code in self.explained[unit.code] or entry.request_explanation]
             if entries:
-                self.app.appraise(self._appraiser_of(unit), self.cards[unit.code], 2, entries)
+                self.app.appraise(self.appraiser_of[unit.code], self.cards[unit.code], 2,
+                                  entries)
 
     def _round2_entry(self, unit: DemoUnit, code: str, first: AppraisalEntry) -> AppraisalEntry:
+        """About half of the explained cuts are restored to the self-score; the rest stand."""
         if code not in self.explained[unit.code]:
             return AppraisalEntry(code, Decision.ACCEPTED, reason=SILENT)
         if first.decision is Decision.ADJUSTED and _chance(self.rng, 550):
@@ -740,6 +753,7 @@ class YearLoader:
                               else SATISFIED)
 
     def bonuses_and_penalties(self) -> None:
+        """The council's bonus and penalty entries, outside the 100-point base and capped."""
         self._move(_at(self.year + 1, 1, 21))
         for number, bonus in enumerate(self.story.bonuses, start=1):
             self.app.award_bonus(COUNCIL, self.cards[bonus.unit], f"thuong-{number:02d}",
@@ -858,22 +872,35 @@ def _has_late_dossiers(on_time: SelfScoreEntry | None) -> bool:
 
 @dataclass(frozen=True)
 class UnitResult:
+    """One unit's final standing, read back from the store (never from the loader's plans)."""
+
     code: str
     name: str
     group: str
     ranked: bool
     status: Status
-    total: Decimal
     sheet: ScoreSheet
+    unscored: int  # appraised items without a self-score (a sheet locked as it stood)
+    restored: tuple[str, ...]  # items that round 2 raised above round 1 after an explanation
+
+    @property
+    def total(self) -> Decimal:
+        return self.sheet.total
 
 
 def results(app: ParIndex, cycle_id: UUID) -> list[UnitResult]:
-    """Every unit's final sheet, read back from the store."""
+    """Every unit's final sheet and the workflow facts worth reporting."""
     out = []
     for card in app.scorecards(app.cycle(cycle_id)):
-        sheet = card.sheet(app.framework_tree(card.framework_id))
-        out.append(UnitResult(card.unit_code, card.unit_name, card.group_code, card.ranked,
-                              card.status, sheet.total, sheet))
+        tree = app.framework_tree(card.framework_id)
+        states = [card.item(node.code) for node in tree.items() if not node.survey_fed]
+        out.append(UnitResult(
+            card.unit_code, card.unit_name, card.group_code, card.ranked, card.status,
+            card.sheet(tree),
+            unscored=sum(1 for s in states if s.self_points is None and not s.not_applicable),
+            restored=tuple(s.code for s in states if s.explanation is not None
+                           and s.round2_decision is Decision.ADJUSTED
+                           and (s.round2_points or ZERO) > (s.round1_points or ZERO))))
     return out
 
 
@@ -887,43 +914,68 @@ def _shown(points: Decimal) -> str:
     return str(round_points(points))
 
 
+def _local(moment: datetime) -> str:
+    return f"{moment.astimezone(VIETNAM):%d/%m/%Y %H:%M} (UTC+7)"
+
+
 def _summary(app: ParIndex, cycles: dict[int, UUID]) -> DemoSummary:
     story = STORIES[CURRENT_YEAR]
+    fix, extension, tie_group = story.correction, story.extension, story.tie_group
+    assert fix is not None and extension is not None and tie_group is not None
     rows = results(app, cycles[CURRENT_YEAR])
+    previous = results(app, cycles[YEARS[0]])
     by_code = {r.code: r for r in rows}
-    tie_group = story.tie_group or "SO"
     tie = _find_tie(rows, tie_group)
-    fix = story.correction
-    assert fix is not None and story.locked_unit and story.extension
-    locked = by_code[story.locked_unit]
+    locked = next(r for r in rows if r.status is Status.LOCKED)
     unranked = next(r for r in rows if not r.ranked)
-    corrected = by_code[fix.unit]
-    tied = [by_code[code] for code in tie]
+    restored = [r for r in rows if r.restored]
     highlights = (
-        f"Tie: {' and '.join(r.name for r in tied)} both total {_shown(tied[0].total)}"
-        f" in group {tie_group}, rank {competition_rank(rows, by_code[tie[0]])} each "
-        "(unrounded totals are equal).",
-        f"Locked at the deadline: {locked.name} ({locked.code}) did not submit by "
-        f"{schedule(CURRENT_YEAR)[Phase.SELF_ASSESSMENT.value]:%d/%m/%Y %H:%M} UTC and was locked "
-        f"as it stood; unscored items count 0 (total {_shown(locked.total)}).",
-        f"Deadline extension: {by_code[story.extension[0]].name} until "
-        f"{story.extension[1]:%d/%m/%Y %H:%M} UTC — {story.extension[2]}.",
+        f"Tie: {' and '.join(by_code[c].name for c in tie)} both total "
+        f"{_shown(by_code[tie[0]].total)} in group {tie_group}, rank "
+        f"{competition_rank(rows, by_code[tie[0]])} each (equal unrounded totals).",
+        f"Locked at the deadline: {locked.name} ({locked.code}) had not submitted by "
+        f"{_local(schedule(CURRENT_YEAR)[Phase.SELF_ASSESSMENT.value])}; its sheet was locked "
+        f"as it stood and {locked.unscored} unscored items count 0 (total "
+        f"{_shown(locked.total)}).",
+        f"Deadline extension: {by_code[extension[0]].name} until {_local(extension[1])} — "
+        f"{extension[2]}.",
         f"Evaluated, not ranked: {unranked.name} ({unranked.code}), total "
         f"{_shown(unranked.total)}.",
-        f"Corrected after publication: {corrected.name}, item {fix.item} → {fix.points} "
-        f"points under {fix.decision_ref} (total now {_shown(corrected.total)}).",
+        f"Explanations that restored points in round 2: {sum(len(r.restored) for r in restored)}"
+        f" items in {len(restored)} units (e.g. {restored[0].name}, items "
+        f"{', '.join(restored[0].restored)}).",
+        f"Corrected after publication: {by_code[fix.unit].name}, item {fix.item} from "
+        f"{_before_correction(app, cycles[CURRENT_YEAR], fix)} to {fix.points} points under "
+        f"{fix.decision_ref} (total now {_shown(by_code[fix.unit].total)}).",
         *_capped_bonuses(story, by_code),
-        f"Survey sample below {SIPAS_MINIMUM} respondents: "
-        f"{by_code[story.low_sample_unit].name} (SIPAS)." if story.low_sample_unit else "",
+        *([f"Survey sample below {SIPAS_MINIMUM} respondents: "
+           f"{by_code[story.low_sample_unit].name} (SIPAS)."] if story.low_sample_unit else []),
+        _year_on_year(previous, rows),
     )
     return DemoSummary(
         province=PROVINCE,
         cycles=tuple(_demo_cycle(app, year, cycle_id) for year, cycle_id in cycles.items()),
         event_count=app.recorder.max_notification_id() or 0,
         tie_group=tie_group, tie_units=tie, tie_total=by_code[tie[0]].total,
-        locked_unit=locked.code, extended_unit=story.extension[0],
+        locked_unit=locked.code, extended_unit=extension[0],
         evaluated_only_unit=unranked.code, corrected_unit=fix.unit, corrected_item=fix.item,
-        correction_ref=fix.decision_ref, highlights=tuple(h for h in highlights if h))
+        correction_ref=fix.decision_ref, highlights=highlights)
+
+
+def _before_correction(app: ParIndex, cycle_id: UUID, fix: Correction) -> Decimal | None:
+    card = app.scorecard(app.cycle(cycle_id).unit(fix.unit)["scorecard_id"])
+    state = card.item(fix.item)
+    return next((p for p in (state.round2_points, state.round1_points, state.self_points)
+                 if p is not None), None)
+
+
+def _year_on_year(previous: list[UnitResult], current: list[UnitResult]) -> str:
+    before = {r.code: r.total for r in previous}
+    changes = sorted((r.total - before[r.code], r.name) for r in current if r.code in before)
+    new = [r.name for r in current if r.code not in before]
+    (fall, faller), (rise, riser) = changes[0], changes[-1]
+    return (f"Year on year: {len(changes)} units in both years (new: {', '.join(new)}); "
+            f"largest rise {riser} +{_shown(rise)}, largest fall {faller} {_shown(fall)}.")
 
 
 def _capped_bonuses(story: Story, by_code: dict[str, UnitResult]) -> list[str]:

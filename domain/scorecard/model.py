@@ -182,6 +182,14 @@ class Scorecard(ParAggregate):
     def item(self, code: str) -> ItemState:
         return self.items.get(code) or ItemState(code=code)
 
+    def counted_points(self, node: Node) -> Decimal | None:
+        """The points this item counts for now; None for an item dropped as not applicable."""
+        state = self.item(node.code)
+        points, source = state.final
+        if state.not_applicable and source in (PointsSource.SELF, PointsSource.NONE):
+            return node.max_points if node.not_applicable == "credit_max" else None
+        return points if points is not None else ZERO
+
     def sheet(self, tree: FrameworkTree) -> ScoreSheet:
         inputs = {}
         for item in tree.items():
@@ -394,9 +402,12 @@ class Scorecard(ParAggregate):
     def _locked(self, deadline: datetime, actor_id: str, actor_role: Role) -> None:
         self.status = Status.LOCKED
 
-    def reopen_for_extension(self, actor: Actor, until: datetime, reason: str) -> None:
+    def reopen_for_extension(self, actor: Actor, phase: Phase, until: datetime,
+                             reason: str) -> None:
+        """A self-assessment extension reopens a sheet locked at its deadline; an explanation
+        extension leaves the sheet as it is (it is appraised whatever its status)."""
         actor.require(Role.SECRETARIAT, act="reopening a scorecard")
-        if self.status is Status.LOCKED:
+        if phase is Phase.SELF_ASSESSMENT and self.status is Status.LOCKED:
             self._reopened(until=until, reason=reason, **by(actor))
 
     @event(ReopenedByExtension)
@@ -616,8 +627,8 @@ class Scorecard(ParAggregate):
         if decision_ref is None or not str(decision_ref).strip():
             raise ReasonRequired("a correction needs the reference of the decision behind it "
                                  "(e.g. QĐ 141/QĐ-UBND)", item=node.code, field="decision_ref")
-        previous, _ = self.item(node.code).final
-        self._corrected(item_code=node.code, previous_points=previous, points=value,
+        self._corrected(item_code=node.code, previous_points=self.counted_points(node),
+                        points=value,
                         reason=reason_text,
                         decision_ref=nfc(decision_ref, field="decision_ref"), **by(actor))
 

@@ -62,19 +62,14 @@ def store_blob(root, content: bytes) -> StoredBlob:
     return BlobStore(root / "blobs").put([content])
 
 
-def only(entries: list[SelfScoreEntry], *codes: str) -> list[SelfScoreEntry]:
-    return [entry for entry in entries if entry.item_code in codes]
-
-
 def without(entries: list[SelfScoreEntry], *codes: str) -> list[SelfScoreEntry]:
     return [entry for entry in entries if entry.item_code not in codes]
 
 
-def full_marks_but(**points: str) -> list[SelfScoreEntry]:
-    """Full marks, with some judgement-style items (e.g. 2.4) set to other points."""
-    replaced = {code.replace("_", "."): value for code, value in points.items()}
-    return [SelfScoreEntry(e.item_code, points=replaced[e.item_code])
-            if e.item_code in replaced else e for e in full_marks()]
+def full_marks_but(points: dict[str, str]) -> list[SelfScoreEntry]:
+    """Full marks, with some judgement items (2.4) given other points: {"2.4": "0.5"}."""
+    return [SelfScoreEntry(e.item_code, points=points[e.item_code])
+            if e.item_code in points else e for e in full_marks()]
 
 
 def submit(scenario: Scenario, unit: str, entries: list[SelfScoreEntry] | None = None) -> None:

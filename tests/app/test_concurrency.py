@@ -7,7 +7,6 @@ import threading
 from decimal import Decimal
 
 import pytest
-from eventsourcing.persistence import IntegrityError
 
 from domain.application import ParIndex
 from domain.errors import StaleVersion
@@ -136,9 +135,6 @@ def test_concurrent_threads_recording_different_items_on_one_scorecard_all_succe
     assert card.version == 1 + len(entries)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ParIndex._change gives up after RETRIES=5 attempts "
-                   "without backoff and raises StaleVersion(expected=-1) to a client that pinned "
-                   "no version; 8 concurrent writers on one scorecard fail this way in most runs")
 def test_a_command_without_a_pinned_version_outlasts_seven_concurrent_writers(
         app, store_url, clock):
     scenario = cycle_with_units(app)
@@ -161,10 +157,6 @@ def test_a_command_without_a_pinned_version_outlasts_seven_concurrent_writers(
         second.close()
 
 
-@pytest.mark.xfail(strict=True, raises=IntegrityError,
-                   reason="BUG: ParIndex.apply_survey_points (and lock_overdue_scorecards) save "
-                   "without the retry of _change: a unit's concurrent save makes the import "
-                   "fail with the library's IntegrityError instead of retrying")
 def test_a_survey_import_meeting_a_concurrent_unit_save_is_retried(app, store_url, clock):
     scenario = cycle_with_units(app)
     card_ref = scenario.scorecards["STC"]

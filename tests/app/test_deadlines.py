@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
-
 from domain.cycle.phases import Phase
 from domain.errors import DeadlinePassed, ScorecardLocked, WorkflowIncomplete
 from domain.scorecard.model import Scorecard, SelfScoreEntry
@@ -150,9 +148,6 @@ def test_advancing_out_of_self_assessment_waits_for_every_draft_to_be_submitted_
     assert app.score_sheet(scenario.scorecards["SNV"])[2].total == Decimal("0")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Scorecard.reopen_for_extension reopens a sheet "
-                   "locked at the self-assessment deadline when the explanation deadline is "
-                   "extended; the sheet falls back to DRAFT and round 2 refuses it")
 def test_an_explanation_extension_leaves_a_sheet_locked_at_the_deadline_locked(app):
     scenario = cycle_with_units(app)
     submit(scenario, "SNV")

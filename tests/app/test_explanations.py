@@ -48,7 +48,7 @@ def test_an_item_accepted_without_a_flag_cannot_be_explained(app):
 def test_an_item_adjusted_upwards_cannot_be_explained(app):
     scenario = cycle_with_units(app)
     app.record_self_scores(officer("STC"), scenario.scorecards["STC"],
-                           full_marks_but(**{"2_4": "0.5"}))
+                           full_marks_but({"2.4": "0.5"}))
     app.submit_self_assessment(head("STC"), scenario.scorecards["STC"])
     scenario.submit_full_marks("SNV")
     advance(scenario, Phase.APPRAISAL_1)

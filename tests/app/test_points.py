@@ -113,8 +113,6 @@ def test_a_correction_outside_0_to_max_at_two_decimals_is_refused(app, points):
         "QĐ 200/QĐ-UBND"), item="2.4", field="points")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: domain/points.py parse_points keeps the sign of "
-                   "'-0' and records Decimal('-0.00') in the event log")
 def test_negative_zero_is_recorded_as_plain_zero(app):
     scenario = cycle_with_units(app)
     app.record_self_scores(officer("STC"), scenario.scorecards["STC"],

@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-import pytest
-
 from domain.cycle.phases import Phase
 from domain.errors import PhaseClosed
 from domain.scorecard.model import Scorecard, SelfScoreEntry
@@ -95,9 +93,6 @@ def test_a_correction_of_a_survey_item_replaces_the_survey_points(app):
     assert app.cycle(scenario.cycle_id).phase is Phase.PUBLISHED
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Scorecard.correct takes previous_points from "
-                   "ItemState.final, which is None for a not-applicable item credited its "
-                   "maximum, so the audit loses the published points")
 def test_a_correction_of_an_item_credited_its_maximum_keeps_the_credited_points(app):
     scenario = cycle_with_units(app)
     entries = [e for e in full_marks() if e.item_code != "2.4"]
