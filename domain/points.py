@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from domain.errors import InvalidInput
 
 CENT = Decimal("0.01")
-ZERO = Decimal("0")
+ZERO = Decimal("0.00")  # two decimals, like every recorded points value
 HUNDRED = Decimal("100")
 
 
