@@ -1,4 +1,4 @@
-"""Dependencies handed to routes: the one ParIndex application of this process."""
+"""Dependencies handed to routes: this process's ParIndex and read model."""
 
 from __future__ import annotations
 
@@ -7,10 +7,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from domain.application import ParIndex
+from projections.queries import ReadModel
 
 
 def get_parindex(request: Request) -> ParIndex:
     return request.app.state.parindex
 
 
+def get_read_model(request: Request) -> ReadModel:
+    return request.app.state.read_model
+
+
 ParIndexDep = Annotated[ParIndex, Depends(get_parindex)]
+ReadModelDep = Annotated[ReadModel, Depends(get_read_model)]

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain import errors
+from projections.queries import NotYetVisible
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("parindex.api")
@@ -97,7 +98,16 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return problem(500, "internal-error", "the server failed; the error was logged")
 
 
+async def _not_yet_visible(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, NotYetVisible)
+    response = problem(503, "not-yet-visible", str(error), wanted=error.wanted,
+                       reached=error.reached)
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(NotYetVisible, _not_yet_visible)
     app.add_exception_handler(errors.DomainError, _domain_error)
     app.add_exception_handler(IntegrityError, _conflict)
     app.add_exception_handler(RequestValidationError, _validation)

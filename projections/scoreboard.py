@@ -1,0 +1,287 @@
+"""The scoreboard: folds the event log into the read models, with the write side's own code.
+
+Events are applied to the same domain aggregates the commands use (`event.mutate`), so a view
+can never disagree with the rules about what an event means; totals come from the same scoring
+engine. From the folded aggregates this module derives plain rows (dicts of JSON-ready values):
+one per cycle, one per scorecard (summary, every node's points, every item's detail), one per
+framework, and one audit row per event that changes a point, an explanation or evidence.
+Pure: no I/O here. `runner.py` feeds it and `store.py` persists what it derives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from domain.cycle.model import AssessmentCycle
+from domain.framework.model import Framework
+from domain.framework.structure import FrameworkTree, Node
+from domain.points import percent_of
+from domain.scorecard.model import Scorecard
+from domain.scorecard.state import PointsSource
+from domain.scoring import ItemInput, score
+
+Aggregate = Framework | AssessmentCycle | Scorecard
+
+
+def text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    position: int
+    event_id: str
+    recorded_at: datetime
+    cycle_id: UUID
+    scorecard_id: UUID
+    unit_code: str
+    item_code: str | None
+    kind: str
+    old_value: str | None
+    new_value: str | None
+    actor_id: str
+    actor_role: str
+    reason: str | None
+    decision_ref: str | None = None
+
+
+@dataclass
+class Scoreboard:
+    """Aggregates folded from events, and what changed since the last `take_changes()`."""
+
+    frameworks: dict[UUID, Framework] = field(default_factory=dict)
+    cycles: dict[UUID, AssessmentCycle] = field(default_factory=dict)
+    cards: dict[UUID, Scorecard] = field(default_factory=dict)
+    trees: dict[UUID, FrameworkTree] = field(default_factory=dict)
+    changed: set[UUID] = field(default_factory=set)
+    audit: list[AuditRow] = field(default_factory=list)
+    times: list[tuple[int, datetime]] = field(default_factory=list)
+    position: int = 0
+    loader: Callable[[UUID, int | None], Any] | None = None
+
+    # -- folding ------------------------------------------------------------------------------
+
+    def aggregate(self, originator_id: UUID) -> Aggregate | None:
+        return (self.cards.get(originator_id) or self.cycles.get(originator_id)
+                or self.frameworks.get(originator_id))
+
+    def adopt(self, aggregate: Aggregate) -> None:
+        """Take an aggregate loaded from the store (a runner resuming after a restart)."""
+        if isinstance(aggregate, Scorecard):
+            self.cards[aggregate.id] = aggregate
+        elif isinstance(aggregate, AssessmentCycle):
+            self.cycles[aggregate.id] = aggregate
+        elif isinstance(aggregate, Framework):
+            self.frameworks[aggregate.id] = aggregate
+            self.trees.pop(aggregate.id, None)
+
+    def apply(self, event: Any, position: int) -> None:
+        """Fold one event. A runner resuming mid-log loads the aggregate as it stood just before
+        the event (`loader`); a rebuild from position 0 never needs to."""
+        current = self.aggregate(event.originator_id)
+        if current is None and event.originator_version > 1:
+            if self.loader is None:
+                raise LookupError(f"event {event.originator_id}:{event.originator_version} "
+                                  "arrived before its aggregate's earlier events")
+            current = self.loader(event.originator_id, event.originator_version - 1)
+            self.adopt(current)
+        before = self._item_points(current, event) if isinstance(current, Scorecard) else None
+        folded = event.mutate(current)
+        self.adopt(folded)
+        if isinstance(folded, Framework):
+            self.trees.pop(folded.id, None)
+        self.changed.add(folded.id)
+        self.times.append((position, event.timestamp))
+        if isinstance(folded, Scorecard):
+            self.audit.extend(self._audit_rows(folded, event, position, before))
+        self.position = position
+
+    def take_changes(self) -> tuple[set[UUID], list[AuditRow], list[tuple[int, datetime]]]:
+        changes = (self.changed, self.audit, self.times)
+        self.changed, self.audit, self.times = set(), [], []
+        return changes
+
+    def tree(self, framework_id: UUID) -> FrameworkTree:
+        tree = self.trees.get(framework_id)
+        if tree is None:
+            framework = self.frameworks.get(framework_id)
+            if framework is None:
+                # Scorecards only use published frameworks, which never change: the stored
+                # latest version is the version at any position.
+                assert self.loader is not None
+                framework = self.loader(framework_id, None)
+            tree = self.trees[framework_id] = framework.tree()
+        return tree
+
+    def rows(self, changed: set[UUID]) -> dict[str, list[dict[str, Any]]]:
+        """View rows for the aggregates that changed, by table."""
+        rows: dict[str, list[dict[str, Any]]] = {"frameworks": [], "cycles": [],
+                                                 "scorecards": []}
+        for aggregate_id in sorted(changed, key=str):
+            aggregate = self.aggregate(aggregate_id)
+            if isinstance(aggregate, Scorecard):
+                rows["scorecards"].append(self.scorecard_row(aggregate))
+            elif isinstance(aggregate, AssessmentCycle):
+                rows["cycles"].append(self.cycle_row(aggregate))
+            elif isinstance(aggregate, Framework):
+                rows["frameworks"].append(self.framework_row(aggregate))
+        return rows
+
+    # -- audit --------------------------------------------------------------------------------
+
+    def _item_points(self, card: Scorecard, event: Any) -> str | None:
+        code = getattr(event, "item_code", None)
+        if code is None or card.framework_id not in self.frameworks:
+            return None
+        return text(card.counted_points(self.tree(card.framework_id).nodes[code]))
+
+    def _audit_rows(self, card: Scorecard, event: Any, position: int,
+                    before: str | None) -> Iterable[AuditRow]:
+        change = self._audit_change(card, event, before)
+        if change is None:
+            return ()
+        kind, item_code, old, new, reason, decision_ref = change
+        return (AuditRow(
+            position=position, event_id=f"{event.originator_id}:{event.originator_version}",
+            recorded_at=event.timestamp, cycle_id=card.cycle_id, scorecard_id=card.id,
+            unit_code=card.unit_code, item_code=item_code, kind=kind, old_value=old,
+            new_value=new, actor_id=event.actor_id, actor_role=event.actor_role.value,
+            reason=reason, decision_ref=decision_ref),)
+
+    def _audit_change(self, card: Scorecard, event: Any, before: str | None
+                      ) -> tuple[str, str | None, str | None, str | None, str | None,
+                                 str | None] | None:
+        """(kind, item, old, new, reason, decision ref) of an event that an auditor follows:
+        points, explanations, evidence, bonus and penalty. Other events return None."""
+        item = getattr(event, "item_code", None)
+        reason = getattr(event, "reason", None) or None
+        if isinstance(event, Scorecard.SelfScoreRecorded):
+            new = "not applicable" if event.not_applicable else text(event.points)
+            return "self_score", item, before, new, event.note or None, None
+        if isinstance(event, Scorecard.ItemAppraised):
+            return (f"appraisal_round_{event.round}", item, before,
+                    self._item_points(card, event), reason, None)
+        if isinstance(event, Scorecard.SurveyPointsApplied):
+            return ("survey", item, before, text(event.points),
+                    f"survey import {event.survey_import_id}", None)
+        if isinstance(event, Scorecard.PointsCorrected):
+            return ("correction", item, text(event.previous_points), text(event.points),
+                    reason, event.decision_ref)
+        if isinstance(event, Scorecard.ExplanationSubmitted):
+            return "explanation", item, None, None, event.text, None
+        if isinstance(event, Scorecard.EvidenceAttached):
+            return ("evidence_attached", item, None, f"{event.sha256} {event.file_name}", None,
+                    None)
+        if isinstance(event, Scorecard.EvidenceWithdrawn):
+            return "evidence_withdrawn", item, event.sha256, None, reason, None
+        if isinstance(event, Scorecard.BonusAwarded):
+            return "bonus", None, None, text(event.points), reason, None
+        if isinstance(event, Scorecard.PenaltyImposed):
+            return "penalty", None, None, text(event.points), reason, None
+        if isinstance(event, Scorecard.BonusOrPenaltyWithdrawn):
+            return "bonus_penalty_withdrawn", None, event.entry_id, None, reason, None
+        return None
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def framework_row(self, framework: Framework) -> dict[str, Any]:
+        return {"framework_id": framework.id, "code": framework.code,
+                "version": framework.framework_version, "published": framework.is_published,
+                "aggregate_version": framework.version, "document": framework.document}
+
+    def cycle_row(self, cycle: AssessmentCycle) -> dict[str, Any]:
+        return {
+            "cycle_id": cycle.id, "province": cycle.province, "year": cycle.year,
+            "title": cycle.title, "phase": cycle.phase.value,
+            "ranking_rule": cycle.ranking_rule.value, "aggregate_version": cycle.version,
+            "detail": {
+                "groups": [{"code": g["code"], "name": g["name"],
+                            "framework_id": str(g["framework_id"]),
+                            "classification": g["classification"]}
+                           for g in cycle.groups.values()],
+                "schedule": {phase.value: moment.isoformat()
+                             for phase, moment in cycle.schedule.items()},
+                "extensions": [{"unit_code": unit, "phase": phase.value,
+                                "until": until.isoformat()}
+                               for (unit, phase), until in sorted(
+                                   cycle.extensions.items(), key=lambda kv: (kv[0][0],
+                                                                             kv[0][1].value))],
+                "appraisers": {unit: sorted(ids) for unit, ids in
+                               sorted(cycle.appraisers.items())},
+                "approval": cycle.approval,
+                "publication": None if cycle.publication is None else {
+                    "decision_ref": cycle.publication["decision_ref"],
+                    "decision_date": cycle.publication["decision_date"].isoformat()},
+            },
+        }
+
+    def standing_row(self, card: Scorecard) -> dict[str, Any]:
+        """A scorecard's identity and totals: what rankings need."""
+        sheet = card.sheet(self.tree(card.framework_id))
+        return {
+            "scorecard_id": card.id, "cycle_id": card.cycle_id, "unit_code": card.unit_code,
+            "unit_name": card.unit_name, "group_code": card.group_code, "ranked": card.ranked,
+            "framework_id": card.framework_id, "status": card.status.value,
+            "aggregate_version": card.version,
+            "appraised_part": str(sheet.appraised_part), "survey_part": str(sheet.survey_part),
+            "bonus": str(sheet.bonus), "penalty": str(sheet.penalty), "total": str(sheet.total),
+        }
+
+    def scorecard_row(self, card: Scorecard) -> dict[str, Any]:
+        """The standing plus the self-assessed total and every node's and item's detail."""
+        tree = self.tree(card.framework_id)
+        sheet = card.sheet(tree)
+        self_sheet = score(tree, {
+            node.code: ItemInput(points=card.item(node.code).self_points,
+                                 not_applicable=card.item(node.code).not_applicable)
+            for node in tree.items() if not node.survey_fed})
+        return {
+            **self.standing_row(card),
+            "self_total": str(self_sheet.appraised_part),
+            "detail": {
+                "appraised_points": str(sheet.appraised_points),
+                "appraised_max": str(sheet.appraised_max),
+                "appraised_applicable_max": str(sheet.appraised_applicable_max),
+                "survey_max": str(sheet.survey_max),
+                "base_total": str(sheet.base_total),
+                "total_percent": str(percent_of(sheet.total, tree.total_max)),
+                "nodes": {code: [str(n.points), str(n.max_points), str(n.applicable_max),
+                                 str(n.percent)] for code, n in sheet.nodes.items()},
+                "items": {node.code: item_detail(card, node) for node in tree.items()},
+                "bonus_entries": {k: {"points": str(v["points"]), "reason": v["reason"]}
+                                  for k, v in sorted(card.bonus.items())},
+                "penalty_entries": {k: {"points": str(v["points"]), "reason": v["reason"]}
+                                    for k, v in sorted(card.penalty.items())},
+            },
+        }
+
+
+def item_detail(card: Scorecard, node: Node) -> dict[str, Any]:
+    """Everything about one item, side by side: self, round 1, explanation, round 2, survey,
+    correction, and the points that count with where they came from."""
+    state = card.item(node.code)
+    _, source = state.final
+    evidence = [card.evidence[f"{node.code}/{sha}"] for sha in state.evidence]
+    return {
+        "declared": state.declared, "not_applicable": state.not_applicable,
+        "self_points": text(state.self_points), "note": state.note or None,
+        "round1": None if state.round1_decision is None else {
+            "decision": state.round1_decision.value, "points": text(state.round1_points),
+            "explanation_requested": state.explanation_requested},
+        "explanation": state.explanation,
+        "round2": None if state.round2_decision is None else {
+            "decision": state.round2_decision.value, "points": text(state.round2_points)},
+        "survey_points": text(state.survey_points),
+        "survey_import_id": None if state.survey_import_id is None
+        else str(state.survey_import_id),
+        "corrected_points": text(state.corrected_points),
+        "final_points": text(card.counted_points(node)),
+        "source": (PointsSource.SELF.value if source is PointsSource.NONE
+                   and state.not_applicable else source.value),
+        "evidence": evidence,
+    }
