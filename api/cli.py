@@ -1,4 +1,5 @@
-"""The `parindex` command: `serve` runs the HTTP service, `demo` loads the demo province.
+"""The `parindex` command line (one sub-command per module of `api/commands/`).
+Each module there has a `register(subparsers)`.
 
 Every sub-command reads the store from PARINDEX_DATABASE_URL (default: a SQLite file under
 ./var/) and stops with exit status 2 and one line saying why when the store is unusable — it
@@ -8,10 +9,13 @@ never falls back to an in-memory store.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import pkgutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from api import commands
 from domain.application import ParIndex
 
 log = logging.getLogger("parindex")
@@ -39,115 +43,11 @@ def open_parindex() -> ParIndex:
                           f"{type(error).__name__}: {error}") from None
 
 
-def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from api.app import create_app
-    from projections.runner import ViewRunner
-    from projections.store import ViewStore
-
-    parindex = open_parindex()
-    views = ViewStore(parindex.settings)
-    log.info("store: %s", parindex.settings.description)
-    runner = None if args.no_projections else ViewRunner(parindex, views)
-    thread, stop = runner.start_thread() if runner else (None, None)
-    try:
-        uvicorn.run(create_app(parindex, views, runner), host=args.host, port=args.port,
-                    log_level=args.log_level)
-    finally:
-        if stop is not None and thread is not None:
-            stop.set()
-            thread.join(timeout=10)
-        views.close()
-        parindex.close()
-    return 0
-
-
-def project(args: argparse.Namespace) -> int:
-    """Run the projection runner in the foreground until SIGTERM or Ctrl-C."""
-    import signal
-
-    from projections.runner import ViewRunner
-    from projections.store import ViewStore
-
-    parindex = open_parindex()
-    views = ViewStore(parindex.settings)
-    runner = ViewRunner(parindex, views, batch_size=args.batch_size)
-    thread, stop = runner.start_thread()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while thread.is_alive():
-            thread.join(timeout=0.5)
-    except KeyboardInterrupt:
-        stop.set()
-        thread.join(timeout=10)
-    finally:
-        views.close()
-        parindex.close()
-    return 0
-
-
-def rebuild(args: argparse.Namespace) -> int:
-    """Replay the log from position 0 into a new view generation (blue/green)."""
-    from projections.runner import rebuild as rebuild_views
-    from projections.store import ViewStore
-
-    parindex = open_parindex()
-    views = ViewStore(parindex.settings)
-    try:
-        report = rebuild_views(parindex, views)
-        state = ("now active" if report.activated
-                 else "pending: the live runner switches to it once caught up")
-        print(f"parindex rebuild: generation {report.generation} from {report.events} events "
-              f"in {report.seconds:.1f} s ({report.events / max(report.seconds, 1e-9):,.0f} "
-              f"events/s); {state}")
-        return 0
-    finally:
-        views.close()
-        parindex.close()
-
-
-def demo(args: argparse.Namespace) -> int:
-    from domain.demo import load_demo
-    from domain.errors import AlreadyExists
-
-    parindex = open_parindex()
-    try:
-        if args.if_empty and parindex.recorder.max_notification_id():
-            print(f"parindex demo: the store {parindex.settings.description} already holds "
-                  "events; leaving it as it is.")
-            return 0
-        try:
-            summary = load_demo(parindex)
-        except AlreadyExists as error:
-            print(f"parindex demo: {error.message}", file=sys.stderr)
-            return 1
-        print(summary.describe())
-        return 0
-    finally:
-        parindex.close()
-
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "serve": serve, "demo": demo, "project": project, "rebuild": rebuild}
-
-
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="parindex", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
-    serve_cmd = sub.add_parser("serve", help="run the HTTP service")
-    serve_cmd.add_argument("--host", default="127.0.0.1")
-    serve_cmd.add_argument("--port", type=int, default=8000)
-    serve_cmd.add_argument("--log-level", default="info")
-    serve_cmd.add_argument("--no-projections", action="store_true",
-                           help="do not run the projection runner in this process (run "
-                           "`parindex project` separately)")
-    project_cmd = sub.add_parser("project", help="keep the views up to date (a worker)")
-    project_cmd.add_argument("--batch-size", type=int, default=1000)
-    sub.add_parser("rebuild", help="rebuild every view from position 0 (blue/green)")
-    demo_cmd = sub.add_parser("demo", help="load the demo province into an empty store")
-    demo_cmd.add_argument("--if-empty", action="store_true",
-                          help="do nothing (exit 0) when the store already holds events")
+    for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"api.commands.{module_info.name}").register(sub)
     return top
 
 
@@ -156,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "%(message)s")
     args = parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return args.run(args)
     except CannotStart as error:
         print(f"parindex: cannot start: {error}", file=sys.stderr)
         return 2

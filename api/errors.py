@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.auth import Forbidden, Unauthenticated
 from domain import errors
 from projections.queries import NotYetVisible
 
@@ -106,7 +107,19 @@ async def _not_yet_visible(request: Request, error: Exception) -> JSONResponse:
     return response
 
 
+async def _unauthenticated(request: Request, error: Exception) -> JSONResponse:
+    response = problem(401, "unauthenticated", str(error))
+    response.headers["WWW-Authenticate"] = 'Bearer realm="parindex"'
+    return response
+
+
+async def _forbidden(request: Request, error: Exception) -> JSONResponse:
+    return problem(403, "forbidden", str(error))
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Unauthenticated, _unauthenticated)
+    app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(NotYetVisible, _not_yet_visible)
     app.add_exception_handler(errors.DomainError, _domain_error)
     app.add_exception_handler(IntegrityError, _conflict)

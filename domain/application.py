@@ -21,6 +21,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from domain.access.model import AccessToken, new_secret, token_hash, token_id
 from domain.actors import Actor, Role
 from domain.base import ParAggregate
 from domain.cycle.model import AssessmentCycle, UnitContext, cycle_id
@@ -134,6 +135,30 @@ class ParIndex(Application):
 
         return self._retrying(attempt, what)
 
+    # -- access tokens ------------------------------------------------------------------------
+
+    def issue_token(self, actor: Actor, holder: str, role: Role,
+                    unit_code: str | None = None) -> tuple[str, CommandResult]:
+        """Issue a bearer token; the secret is returned once and only its hash is kept."""
+        secret = new_secret()
+        token = AccessToken.issue(actor, secret, holder, role, unit_code)
+        return secret, self._create(token, "token")
+
+    def revoke_token(self, actor: Actor, token_ref: UUID, reason: str) -> CommandResult:
+        """Revoke a token; requests with it fail from now on."""
+        return self._change(AccessToken, token_ref, "token", None,
+                            lambda t: t.revoke(actor, reason))
+
+    def authenticate(self, secret: str) -> Actor | None:
+        """The actor a bearer secret stands for, or None (unknown or revoked)."""
+        try:
+            token = self.repository.get(token_id(token_hash(secret)))
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(token, AccessToken) or token.revoked:
+            return None
+        return token.actor()
+
     # -- frameworks ---------------------------------------------------------------------------
 
     def define_framework(self, actor: Actor, document: dict[str, Any],
@@ -154,9 +179,10 @@ class ParIndex(Application):
         return self._change(Framework, framework_id, "framework", expected_version,
                             lambda f: f.revise(actor, document, reason))
 
-    def publish_framework(self, actor: Actor, framework_id: UUID) -> CommandResult:
+    def publish_framework(self, actor: Actor, framework_id: UUID,
+            expected_version: int | None = None) -> CommandResult:
         """Publish a draft framework; from now on it is immutable."""
-        return self._change(Framework, framework_id, "framework", None,
+        return self._change(Framework, framework_id, "framework", expected_version,
                             lambda f: f.publish(actor))
 
     def framework(self, framework_id: UUID) -> Framework:
@@ -212,7 +238,8 @@ class ParIndex(Application):
             return None
 
     def enrol_units(self, actor: Actor, cycle_ref: UUID,
-                    units: list[dict[str, Any]]) -> CommandResult:
+                    units: list[dict[str, Any]],
+            expected_version: int | None = None) -> CommandResult:
         """Enrol units (code, name, group, ranked) and open their scorecards, atomically."""
         if not units:
             raise InvalidInput("send at least one unit", field="units")
@@ -237,16 +264,18 @@ class ParIndex(Application):
                 assert cards[-1].id == card_id
             return cards
 
-        return self._change(AssessmentCycle, cycle_ref, "cycle", None, enrol)
+        return self._change(AssessmentCycle, cycle_ref, "cycle", expected_version, enrol)
 
     def assign_appraiser(self, actor: Actor, cycle_ref: UUID, appraiser_id: str,
-                         unit_codes: list[str]) -> CommandResult:
+                         unit_codes: list[str],
+            expected_version: int | None = None) -> CommandResult:
         """Assign an appraiser to units of the cycle."""
-        return self._change(AssessmentCycle, cycle_ref, "cycle", None,
+        return self._change(AssessmentCycle, cycle_ref, "cycle", expected_version,
                             lambda c: c.assign_appraiser(actor, appraiser_id, unit_codes))
 
     def extend_deadline(self, actor: Actor, cycle_ref: UUID, unit_code: str, phase: Phase,
-                        until: datetime, reason: str) -> CommandResult:
+                        until: datetime, reason: str,
+            expected_version: int | None = None) -> CommandResult:
         """Give one unit more time; a sheet locked at the deadline reopens."""
 
         def extend(cycle: AssessmentCycle) -> list[ParAggregate]:
@@ -255,7 +284,7 @@ class ParIndex(Application):
             card.reopen_for_extension(actor, phase, until, reason.strip())
             return [card]
 
-        return self._change(AssessmentCycle, cycle_ref, "cycle", None, extend)
+        return self._change(AssessmentCycle, cycle_ref, "cycle", expected_version, extend)
 
     def lock_overdue_scorecards(self, actor: Actor, cycle_ref: UUID) -> list[str]:
         """Lock, as they stand, the draft scorecards whose self-assessment deadline passed."""
@@ -272,14 +301,15 @@ class ParIndex(Application):
 
         return self._retrying(attempt, "the cycle's scorecards")
 
-    def advance_phase(self, actor: Actor, cycle_ref: UUID, to_phase: Phase) -> CommandResult:
+    def advance_phase(self, actor: Actor, cycle_ref: UUID, to_phase: Phase,
+            expected_version: int | None = None) -> CommandResult:
         """Move the cycle to its next phase once every scorecard is ready for it."""
 
         def advance(cycle: AssessmentCycle) -> list[ParAggregate]:
             cycle.advance(actor, to_phase, self.clock(), self._blockers(cycle))
             return []
 
-        return self._change(AssessmentCycle, cycle_ref, "cycle", None, advance)
+        return self._change(AssessmentCycle, cycle_ref, "cycle", expected_version, advance)
 
     def _blockers(self, cycle: AssessmentCycle) -> list[str]:
         blockers: list[str] = []
@@ -297,15 +327,17 @@ class ParIndex(Application):
         return blockers
 
     def approve_results(self, actor: Actor, cycle_ref: UUID, decision_ref: str,
-                        note: str = "") -> CommandResult:
+                        note: str = "",
+            expected_version: int | None = None) -> CommandResult:
         """Record the council's approval of the cycle's results."""
-        return self._change(AssessmentCycle, cycle_ref, "cycle", None,
+        return self._change(AssessmentCycle, cycle_ref, "cycle", expected_version,
                             lambda c: c.approve(actor, decision_ref, note))
 
     def publish_results(self, actor: Actor, cycle_ref: UUID, decision_ref: str,
-                        decision_date: date) -> CommandResult:
+                        decision_date: date,
+            expected_version: int | None = None) -> CommandResult:
         """Publish the approved results under the PPC decision; afterwards only corrections."""
-        return self._change(AssessmentCycle, cycle_ref, "cycle", None,
+        return self._change(AssessmentCycle, cycle_ref, "cycle", expected_version,
                             lambda c: c.publish(actor, decision_ref, decision_date))
 
     # -- scorecards ---------------------------------------------------------------------------
@@ -339,15 +371,17 @@ class ParIndex(Application):
                              lambda c, ctx, t: c.record_self_scores(actor, ctx, t, entries))
 
     def attach_evidence(self, actor: Actor, scorecard_ref: UUID, item_code: str,
-                        blob: StoredBlob, file_name: str, media_type: str) -> CommandResult:
+                        blob: StoredBlob, file_name: str, media_type: str,
+            expected_version: int | None = None) -> CommandResult:
         """Link a file already in the blob store to an item."""
-        return self._on_card(scorecard_ref, None, lambda c, ctx, t: c.attach_evidence(
+        return self._on_card(scorecard_ref, expected_version, lambda c, ctx, t: c.attach_evidence(
             actor, ctx, t, item_code, blob.sha256, file_name, media_type, blob.size))
 
     def withdraw_evidence(self, actor: Actor, scorecard_ref: UUID, item_code: str, sha256: str,
-                          reason: str) -> CommandResult:
+                          reason: str,
+            expected_version: int | None = None) -> CommandResult:
         """Unlink a file from an item (the bytes stay in the blob store)."""
-        return self._on_card(scorecard_ref, None, lambda c, ctx, t: c.withdraw_evidence(
+        return self._on_card(scorecard_ref, expected_version, lambda c, ctx, t: c.withdraw_evidence(
             actor, ctx, item_code, sha256, reason))
 
     def submit_self_assessment(self, actor: Actor, scorecard_ref: UUID,
@@ -363,7 +397,8 @@ class ParIndex(Application):
         return self._on_card(scorecard_ref, expected_version,
                              lambda c, ctx, t: c.appraise(actor, ctx, t, round_, entries))
 
-    def accept_remaining(self, actor: Actor, scorecard_ref: UUID, round_: int) -> CommandResult:
+    def accept_remaining(self, actor: Actor, scorecard_ref: UUID, round_: int,
+            expected_version: int | None = None) -> CommandResult:
         """Accept, in one act, every item still waiting for a decision in this round."""
 
         def accept(card: Scorecard, context: UnitContext, tree: FrameworkTree) -> None:
@@ -372,30 +407,34 @@ class ParIndex(Application):
                 card.appraise(actor, context, tree, round_,
                               [AppraisalEntry(code, Decision.ACCEPTED) for code in waiting])
 
-        return self._on_card(scorecard_ref, None, accept)
+        return self._on_card(scorecard_ref, expected_version, accept)
 
     def explain(self, actor: Actor, scorecard_ref: UUID, item_code: str,
-                text: str) -> CommandResult:
+                text: str,
+            expected_version: int | None = None) -> CommandResult:
         """The unit explains an item appraised below its self-score or flagged."""
-        return self._on_card(scorecard_ref, None,
+        return self._on_card(scorecard_ref, expected_version,
                              lambda c, ctx, t: c.explain(actor, ctx, t, item_code, text))
 
     def award_bonus(self, actor: Actor, scorecard_ref: UUID, entry_id: str, points: Any,
-                    reason: str) -> CommandResult:
+                    reason: str,
+            expected_version: int | None = None) -> CommandResult:
         """Add bonus points (outside the base, capped by the framework)."""
-        return self._on_card(scorecard_ref, None, lambda c, ctx, t: c.award_bonus(
+        return self._on_card(scorecard_ref, expected_version, lambda c, ctx, t: c.award_bonus(
             actor, ctx, entry_id, points, reason))
 
     def impose_penalty(self, actor: Actor, scorecard_ref: UUID, entry_id: str, points: Any,
-                       reason: str) -> CommandResult:
+                       reason: str,
+            expected_version: int | None = None) -> CommandResult:
         """Deduct penalty points (outside the base, capped by the framework)."""
-        return self._on_card(scorecard_ref, None, lambda c, ctx, t: c.impose_penalty(
+        return self._on_card(scorecard_ref, expected_version, lambda c, ctx, t: c.impose_penalty(
             actor, ctx, entry_id, points, reason))
 
     def withdraw_bonus_or_penalty(self, actor: Actor, scorecard_ref: UUID, entry_id: str,
-                                  reason: str) -> CommandResult:
+                                  reason: str,
+            expected_version: int | None = None) -> CommandResult:
         """Withdraw a bonus or penalty entry."""
-        return self._on_card(scorecard_ref, None, lambda c, ctx, t: c.withdraw_bonus_or_penalty(
+        return self._on_card(scorecard_ref, expected_version, lambda c, ctx, t: c.withdraw_bonus_or_penalty(
             actor, ctx, entry_id, reason))
 
     def apply_survey_points(self, actor: Actor, cycle_ref: UUID, survey_import_id: UUID,
@@ -428,7 +467,8 @@ class ParIndex(Application):
         return self._retrying(attempt, "the surveyed scorecards")
 
     def correct_points(self, actor: Actor, scorecard_ref: UUID, item_code: str, points: Any,
-                       reason: str, decision_ref: str) -> CommandResult:
+                       reason: str, decision_ref: str,
+            expected_version: int | None = None) -> CommandResult:
         """Correct a published item's points under a decision (e.g. QĐ 141/QĐ-UBND)."""
-        return self._on_card(scorecard_ref, None, lambda c, ctx, t: c.correct(
+        return self._on_card(scorecard_ref, expected_version, lambda c, ctx, t: c.correct(
             actor, ctx, t, item_code, points, reason, decision_ref))

@@ -26,6 +26,7 @@ from domain.scorecard.state import PointsSource
 from domain.scoring import ItemInput, score
 
 Aggregate = Framework | AssessmentCycle | Scorecard
+FOLDED = frozenset({"Framework", "AssessmentCycle", "Scorecard"})
 
 
 def text(value: Decimal | None) -> str | None:
@@ -83,6 +84,10 @@ class Scoreboard:
     def apply(self, event: Any, position: int) -> None:
         """Fold one event. A runner resuming mid-log loads the aggregate as it stood just before
         the event (`loader`); a rebuild from position 0 never needs to."""
+        self.times.append((position, event.timestamp))
+        self.position = position
+        if type(event).__qualname__.split(".", 1)[0] not in FOLDED:
+            return  # e.g. access tokens: in the log, in no view
         current = self.aggregate(event.originator_id)
         if current is None and event.originator_version > 1:
             if self.loader is None:
@@ -96,10 +101,8 @@ class Scoreboard:
         if isinstance(folded, Framework):
             self.trees.pop(folded.id, None)
         self.changed.add(folded.id)
-        self.times.append((position, event.timestamp))
         if isinstance(folded, Scorecard):
             self.audit.extend(self._audit_rows(folded, event, position, before))
-        self.position = position
 
     def take_changes(self) -> tuple[set[UUID], list[AuditRow], list[tuple[int, datetime]]]:
         changes = (self.changed, self.audit, self.times)

@@ -18,12 +18,13 @@ from pathlib import Path
 
 from eventsourcing.utils import get_topic
 
+from domain.access.model import AccessToken
 from domain.base import ParAggregate
 from domain.cycle.model import AssessmentCycle
 from domain.framework.model import Framework
 from domain.scorecard.model import Scorecard
 
-AGGREGATES = (Framework, AssessmentCycle, Scorecard)
+AGGREGATES = (AccessToken, Framework, AssessmentCycle, Scorecard)
 # Base classes the library derives per aggregate; parindex never stores them.
 LIBRARY_BASES = frozenset({"Event", "Created", "Snapshot"})
 CATALOGUE_PATH = Path(__file__).with_name("event_catalogue.json")

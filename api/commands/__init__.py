@@ -1,0 +1,1 @@
+"""Sub-commands of `parindex`; every module here is loaded and registers its own."""

@@ -1,0 +1,118 @@
+"""Running parindex: the HTTP service, the projection worker, rebuilds and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from api.cli import log, open_parindex
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from projections.runner import ViewRunner
+    from projections.store import ViewStore
+
+    parindex = open_parindex()
+    views = ViewStore(parindex.settings)
+    log.info("store: %s", parindex.settings.description)
+    runner = None if args.no_projections else ViewRunner(parindex, views)
+    thread, stop = runner.start_thread() if runner else (None, None)
+    try:
+        uvicorn.run(create_app(parindex, views, runner), host=args.host, port=args.port,
+                    log_level=args.log_level)
+    finally:
+        if stop is not None and thread is not None:
+            stop.set()
+            thread.join(timeout=10)
+        views.close()
+        parindex.close()
+    return 0
+
+
+def project(args: argparse.Namespace) -> int:
+    """Run the projection runner in the foreground until SIGTERM or Ctrl-C."""
+    import signal
+
+    from projections.runner import ViewRunner
+    from projections.store import ViewStore
+
+    parindex = open_parindex()
+    views = ViewStore(parindex.settings)
+    runner = ViewRunner(parindex, views, batch_size=args.batch_size)
+    thread, stop = runner.start_thread()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while thread.is_alive():
+            thread.join(timeout=0.5)
+    except KeyboardInterrupt:
+        stop.set()
+        thread.join(timeout=10)
+    finally:
+        views.close()
+        parindex.close()
+    return 0
+
+
+def rebuild(args: argparse.Namespace) -> int:
+    """Replay the log from position 0 into a new view generation (blue/green)."""
+    from projections.runner import rebuild as rebuild_views
+    from projections.store import ViewStore
+
+    parindex = open_parindex()
+    views = ViewStore(parindex.settings)
+    try:
+        report = rebuild_views(parindex, views)
+        state = ("now active" if report.activated
+                 else "pending: the live runner switches to it once caught up")
+        print(f"parindex rebuild: generation {report.generation} from {report.events} events "
+              f"in {report.seconds:.1f} s ({report.events / max(report.seconds, 1e-9):,.0f} "
+              f"events/s); {state}")
+        return 0
+    finally:
+        views.close()
+        parindex.close()
+
+
+def demo(args: argparse.Namespace) -> int:
+    from domain.demo import load_demo
+    from domain.errors import AlreadyExists
+
+    parindex = open_parindex()
+    try:
+        if args.if_empty and parindex.recorder.max_notification_id():
+            print(f"parindex demo: the store {parindex.settings.description} already holds "
+                  "events; leaving it as it is.")
+            return 0
+        try:
+            summary = load_demo(parindex)
+        except AlreadyExists as error:
+            print(f"parindex demo: {error.message}", file=sys.stderr)
+            return 1
+        print(summary.describe())
+        return 0
+    finally:
+        parindex.close()
+
+
+def register(sub: Any) -> None:
+    serve_cmd = sub.add_parser("serve", help="run the HTTP service")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--log-level", default="info")
+    serve_cmd.add_argument("--no-projections", action="store_true",
+                           help="do not run the projection runner in this process (run "
+                           "`parindex project` separately)")
+    serve_cmd.set_defaults(run=serve)
+    demo_cmd = sub.add_parser("demo", help="load the demo province into an empty store")
+    demo_cmd.add_argument("--if-empty", action="store_true",
+                          help="do nothing (exit 0) when the store already holds events")
+    demo_cmd.set_defaults(run=demo)
+    project_cmd = sub.add_parser("project", help="keep the views up to date (a worker)")
+    project_cmd.add_argument("--batch-size", type=int, default=1000)
+    project_cmd.set_defaults(run=project)
+    sub.add_parser("rebuild", help="rebuild every view from position 0 (blue/green)"
+                   ).set_defaults(run=rebuild)

@@ -1,0 +1,1 @@
+"""Access tokens: who may act, as which role, for which unit."""
