@@ -434,8 +434,9 @@ class ParIndex(Application):
                                   reason: str,
             expected_version: int | None = None) -> CommandResult:
         """Withdraw a bonus or penalty entry."""
-        return self._on_card(scorecard_ref, expected_version, lambda c, ctx, t: c.withdraw_bonus_or_penalty(
-            actor, ctx, entry_id, reason))
+        return self._on_card(scorecard_ref, expected_version,
+                             lambda c, ctx, t: c.withdraw_bonus_or_penalty(actor, ctx, entry_id,
+                                                                           reason))
 
     def apply_survey_points(self, actor: Actor, cycle_ref: UUID, survey_import_id: UUID,
                             results: list[dict[str, Any]]) -> int | None:
