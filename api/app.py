@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from api import __version__, errors
-from api.routes import health, views
+from api.idempotency import IdempotencyMiddleware, IdempotencyStore
+from api.routes import cycles, feed, frameworks, health, scorecards, views
 from domain.application import ParIndex
+from domain.store.blobs import BlobStore
+from domain.store.config import blob_dir
 from projections.queries import ReadModel
 from projections.runner import ViewRunner
 from projections.store import ViewStore
@@ -21,8 +26,28 @@ immutable events naming who did it, when and why. Every view (scorecards, rankin
 comparisons, the audit trail, explanations) is rebuilt from those events, live or **as of** any
 past position or UTC time.
 
-Errors are RFC 9457 `application/problem+json` documents with a stable `type` per rule.
+**Authentication**: `Authorization: Bearer <token>` (tokens from `parindex token create`). The
+actor recorded on every event is the token's holder, never a request field.
+
+**Conventions**: errors are RFC 9457 `application/problem+json` with a stable `type` per rule
+and the offending `field` / `item`; every POST takes an `Idempotency-Key`; writes return the new
+version as `ETag` and honour `If-Match` (412 when stale) and return `X-Event-Position` (pass it
+as `min_position` to read your own write); views return an `ETag` and answer `If-None-Match`
+with 304; lists page with opaque cursors.
 """
+
+TAGS = [
+    {"name": "units", "description": "Unit officers and heads: self-assessment, evidence, "
+     "submission, explanations."},
+    {"name": "appraisers", "description": "Appraisal rounds, bonus and penalty."},
+    {"name": "council", "description": "The appraisal council's approval."},
+    {"name": "secretariat", "description": "Sở Nội vụ: frameworks, cycles, phases, deadlines, "
+     "surveys, publication, corrections."},
+    {"name": "views", "description": "Scorecards, rankings, field comparisons, audit trail, "
+     "explanations — live or as of a past moment."},
+    {"name": "integrators", "description": "The change feed of published-safe events."},
+    {"name": "operations", "description": "Health."},
+]
 
 
 def create_app(parindex: ParIndex | None = None, view_store: ViewStore | None = None,
@@ -37,6 +62,8 @@ def create_app(parindex: ParIndex | None = None, view_store: ViewStore | None = 
         owned_views = view_store is None
         app.state.views = view_store or ViewStore(app.state.parindex.settings)
         app.state.read_model = ReadModel(app.state.parindex, app.state.views)
+        app.state.idempotency = IdempotencyStore(app.state.views)
+        app.state.blobs = BlobStore(blob_dir())
         app.state.runner = runner
         try:
             yield
@@ -47,11 +74,36 @@ def create_app(parindex: ParIndex | None = None, view_store: ViewStore | None = 
                 app.state.parindex.close()
 
     app = FastAPI(title="parindex", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, openapi_tags=TAGS)
     errors.install(app)
-    app.include_router(health.router)
-    app.include_router(views.router)
+    app.add_middleware(IdempotencyMiddleware)
+    for module in (health, frameworks, cycles, scorecards, views, feed):
+        app.include_router(module.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, plus what it cannot infer: the Idempotency-Key header on every
+    POST and the problem+json media type of every error."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes, tags=app.openapi_tags)
+    for path in schema["paths"].values():
+        for method, operation in path.items():
+            if method == "post":
+                operation.setdefault("parameters", []).append({
+                    "name": "Idempotency-Key", "in": "header", "required": False,
+                    "description": "retry-safe key: the same key and body return the stored "
+                    "response; the same key with another body is a 422",
+                    "schema": {"type": "string", "maxLength": 200}})
+            for code, response in operation.get("responses", {}).items():
+                if code.isdigit() and int(code) >= 400:
+                    response["content"] = {errors.PROBLEM_MEDIA_TYPE: {
+                        "schema": {"$ref": "#/components/schemas/Problem"}}}
+    app.openapi_schema = schema
+    return schema
 
 
 def build_parindex() -> ParIndex:

@@ -53,6 +53,22 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
+def _described(text: str) -> dict[str, Any]:
+    return {"model": Problem, "description": text}
+
+
+# Declared on every router so the OpenAPI document lists each error with its schema.
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: _described("no token, or an unknown or revoked one"),
+    403: _described("the token's role or unit may not do or see this"),
+    404: _described("no such record (for privileged readers)"),
+    409: _described("a rule refused the act (phase closed, deadline passed, stale, …)"),
+    412: _described("If-Match named a version that is no longer current"),
+    422: _described("invalid input; `field` and `item` name the fault"),
+    503: _described("the views did not reach min_position in time"),
+}
+
+
 def problem(status: int, rule: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": f"/problems/{rule}", "title": rule.replace("-", " ").capitalize(),
             "status": status, "detail": detail}
@@ -69,8 +85,11 @@ def status_of(error: errors.DomainError) -> int:
 
 async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, errors.DomainError)
-    return problem(status_of(error), error.rule, error.message, item=error.item,
-                   field=error.field)
+    status = status_of(error)
+    if isinstance(error, errors.StaleVersion) and error.expected >= 0 \
+            and request.headers.get("if-match"):
+        status = 412  # the client's If-Match precondition failed
+    return problem(status, error.rule, error.message, item=error.item, field=error.field)
 
 
 async def _conflict(request: Request, error: Exception) -> JSONResponse:

@@ -153,12 +153,14 @@ class ReadModel:
         previous, previous_scheme = self._previous(source, cycle, group_code)
         ranking = rank_group(standings, RankingRule(cycle["ranking_rule"]),
                              group["classification"], previous, previous_scheme)
+        cards = {unit["code"]: unit["scorecard_id"] for unit in cycle["detail"]["units"]}
         return {
             "cycle_id": cycle["cycle_id"], "province": cycle["province"],
             "year": cycle["year"], "group_code": group_code, "group_name": group["name"],
             "phase": cycle["phase"], "rule": ranking.rule.value,
             "published": cycle["detail"]["publication"] is not None,
-            "rows": [_ranked_row(r) for r in ranking.rows],
+            "rows": [{"scorecard_id": cards[r.unit_code], **_ranked_row(r)}
+                     for r in ranking.rows],
             "ranked_count": ranking.ranked_count,
             "average": _text(ranking.average), "above_average": ranking.above_average,
             "minimum": _text(ranking.minimum), "maximum": _text(ranking.maximum),

@@ -139,8 +139,10 @@ class Scoreboard:
 
     def _item_points(self, card: Scorecard, event: Any) -> str | None:
         code = getattr(event, "item_code", None)
-        if code is None or card.framework_id not in self.frameworks:
+        if code is None:
             return None
+        # `tree()` loads the framework when this board did not fold it (a runner resuming
+        # mid-log): skipping it here gave resumed runners audit rows without old/new points.
         return text(card.counted_points(self.tree(card.framework_id).nodes[code]))
 
     def _audit_rows(self, card: Scorecard, event: Any, position: int,
@@ -214,6 +216,9 @@ class Scoreboard:
                                for (unit, phase), until in sorted(
                                    cycle.extensions.items(), key=lambda kv: (kv[0][0],
                                                                              kv[0][1].value))],
+                "units": [{"code": code, "name": unit["name"], "group": unit["group"],
+                           "ranked": unit["ranked"], "scorecard_id": str(unit["scorecard_id"])}
+                          for code, unit in sorted(cycle.units.items())],
                 "appraisers": {unit: sorted(ids) for unit, ids in
                                sorted(cycle.appraisers.items())},
                 "approval": cycle.approval,

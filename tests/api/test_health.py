@@ -1,17 +1,9 @@
 import pytest
-from fastapi.testclient import TestClient
-
-from api.app import create_app
-from domain.application import ParIndex
-from domain.store.config import settings_from_url
 
 
 @pytest.fixture
-def client(store_url):
-    app = ParIndex(settings_from_url(store_url))
-    with TestClient(create_app(app)) as test_client:
-        yield test_client
-    app.close()
+def client(http):
+    return http.client
 
 
 def test_health_reports_the_store_and_its_head_position(client):
@@ -21,6 +13,7 @@ def test_health_reports_the_store_and_its_head_position(client):
     assert body["status"] == "ok"
     assert body["store"]["kind"] in ("sqlite", "postgresql")
     assert body["store"]["head_position"] == 0
+    assert body["views"][0]["lag"] == 0
 
 
 def test_unknown_paths_answer_with_problem_json(client):
