@@ -57,21 +57,16 @@ def create_app(parindex: ParIndex | None = None, view_store: ViewStore | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = parindex is None
-        app.state.parindex = parindex if parindex is not None else build_parindex()
-        owned_views = view_store is None
-        app.state.views = view_store or ViewStore(app.state.parindex.settings)
-        app.state.read_model = ReadModel(app.state.parindex, app.state.views)
-        app.state.idempotency = IdempotencyStore(app.state.views)
-        app.state.blobs = BlobStore(blob_dir())
-        app.state.runner = runner
+        if parindex is not None:
+            yield  # the caller owns the application and the view store
+            return
+        built = build_parindex()
+        attach(app, built, ViewStore(built.settings), None)
         try:
             yield
         finally:
-            if owned_views:
-                app.state.views.close()
-            if owned:
-                app.state.parindex.close()
+            app.state.views.close()
+            built.close()
 
     app = FastAPI(title="parindex", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan, openapi_tags=TAGS)
@@ -80,7 +75,20 @@ def create_app(parindex: ParIndex | None = None, view_store: ViewStore | None = 
     for module in (health, frameworks, cycles, scorecards, views, feed):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    if parindex is not None:
+        attach(app, parindex, view_store or ViewStore(parindex.settings), runner)
     return app
+
+
+def attach(app: FastAPI, parindex: ParIndex, view_store: ViewStore,
+           runner: ViewRunner | None) -> None:
+    """What every request finds on `app.state`."""
+    app.state.parindex = parindex
+    app.state.views = view_store
+    app.state.read_model = ReadModel(parindex, view_store)
+    app.state.idempotency = IdempotencyStore(view_store)
+    app.state.blobs = BlobStore(blob_dir())
+    app.state.runner = runner
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

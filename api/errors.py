@@ -59,6 +59,7 @@ def _described(text: str) -> dict[str, Any]:
 
 # Declared on every router so the OpenAPI document lists each error with its schema.
 PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _described("the body could not be read (not JSON, not UTF-8)"),
     401: _described("no token, or an unknown or revoked one"),
     403: _described("the token's role or unit may not do or see this"),
     404: _described("no such record (for privileged readers)"),
@@ -108,9 +109,27 @@ async def _validation(request: Request, error: Exception) -> JSONResponse:
 
 async def _http(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    rule = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated",
+    rule = {400: "unreadable-body", 404: "not-found", 405: "method-not-allowed",
+            401: "unauthenticated",
             403: "not-permitted"}.get(error.status_code, "http-error")
-    return problem(error.status_code, rule, str(error.detail))
+    response = problem(error.status_code, rule, str(error.detail))
+    response.headers.update(error.headers or {})
+    if error.status_code == 405:
+        response.headers["Allow"] = ", ".join(sorted(_methods_of(request)))
+    return response
+
+
+def _methods_of(request: Request) -> set[str]:
+    """Every method any route serves at this path (routes of one path live in several
+    routers, and Starlette's 405 names only the first one's)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return methods
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from api.schemas import CommandOut
 from domain.application import CommandResult
@@ -52,3 +55,28 @@ def _tags(header: str | None) -> set[str]:
     if not header:
         return set()
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+class StrictRoute(APIRoute):
+    """Refuses query parameters the operation does not declare: a misspelt `as_of_postion`
+    must fail loudly, not silently answer with live data."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        allowed = _query_names(self.dependant)
+
+        async def strict(request: Request) -> Response:
+            unknown = sorted(set(request.query_params) - allowed)
+            if unknown:
+                raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this operation "
+                                   f"takes {sorted(allowed) or 'none'}", field=unknown[0])
+            return await handler(request)
+
+        return strict
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names

@@ -68,7 +68,8 @@ class IdempotencyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
         key = headers.get(b"idempotency-key")
-        if scope["type"] != "http" or scope["method"] != "POST" or key is None:
+        if (scope["type"] != "http" or scope["method"] != "POST" or key is None
+                or b"authorization" not in headers):  # the app answers 401 first
             await self.app(scope, receive, send)
             return
         store: IdempotencyStore = scope["app"].state.idempotency

@@ -15,7 +15,7 @@ def encode_cursor(position: int | None) -> str | None:
 
 
 def decode_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
+    if not cursor:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()

@@ -6,13 +6,26 @@ rounded by a JSON parser. Times are ISO 8601 with a zone.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 Points = str | int
+
+
+def _iso_only(value: Any) -> Any:
+    # pydantic would read 0.5 as a Unix timestamp; people and integrators send ISO 8601.
+    if isinstance(value, str) and ("T" not in value or "-" not in value):
+        raise ValueError("expected an ISO 8601 date-time with a zone, e.g. "
+                         "2025-12-15T17:00:00+07:00")
+    return value
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
+Text = Annotated[str, Field(min_length=1, max_length=10_000, pattern=r"\S")]
 PHASES = Literal["self_assessment", "appraisal_round_1", "explanation", "appraisal_round_2",
                  "council_approval", "published"]
 
@@ -43,12 +56,12 @@ class FrameworkIn(Body):
 
 class FrameworkRevisionIn(Body):
     document: dict[str, Any]
-    reason: str = Field(min_length=1, examples=["Sửa tên tiêu chí 3.2"])
+    reason: Text = Field(examples=["Sửa tên tiêu chí 3.2"])
 
 
 class FrameworkOut(BaseModel):
     id: UUID
-    code: str
+    code: Code
     version: int
     published: bool
     supersedes: UUID | None
@@ -56,8 +69,8 @@ class FrameworkOut(BaseModel):
 
 
 class GroupIn(Body):
-    code: str = Field(examples=["SO"])
-    name: str = Field(examples=["Khối sở, ban, ngành"])
+    code: Code = Field(examples=["SO"])
+    name: Code = Field(examples=["Khối sở, ban, ngành"])
     framework_id: UUID
     classification: list[dict[str, str]] | None = Field(
         default=None, description="bands from the highest threshold down; default Xuất sắc ≥ "
@@ -66,20 +79,20 @@ class GroupIn(Body):
 
 
 class CycleIn(Body):
-    province: str = Field(examples=["Khánh Hòa"])
+    province: Code = Field(examples=["Khánh Hòa"])
     year: int = Field(ge=2000, le=2100, examples=[2025])
-    title: str = Field(examples=["Xác định Chỉ số CCHC năm 2025"])
+    title: Text = Field(examples=["Xác định Chỉ số CCHC năm 2025"])
     groups: list[GroupIn] = Field(min_length=1)
-    schedule: dict[str, datetime] = Field(description="deadline per phase: self_assessment, "
+    schedule: dict[str, IsoTime] = Field(description="deadline per phase: self_assessment, "
                                           "appraisal_round_1, explanation, appraisal_round_2, "
                                           "council_approval")
     ranking_rule: Literal["competition", "dense"] = "competition"
 
 
 class UnitIn(Body):
-    code: str = Field(examples=["STC"])
-    name: str = Field(examples=["Sở Tài chính"])
-    group: str = Field(examples=["SO"])
+    code: Code = Field(examples=["STC"])
+    name: Code = Field(examples=["Sở Tài chính"])
+    group: Code = Field(examples=["SO"])
     ranked: bool = True
 
 
@@ -88,8 +101,8 @@ class EnrolmentIn(Body):
 
 
 class AppraiserAssignmentIn(Body):
-    appraiser_id: str = Field(min_length=1, examples=["tdd.nguyen-van-a"])
-    unit_codes: list[str] = Field(min_length=1, examples=[["STC", "SNV"]])
+    appraiser_id: Code = Field(min_length=1, examples=["tdd.nguyen-van-a"])
+    unit_codes: list[Code] = Field(min_length=1, examples=[["STC", "SNV"]])
 
 
 class PhaseIn(Body):
@@ -97,25 +110,25 @@ class PhaseIn(Body):
 
 
 class ExtensionIn(Body):
-    unit_code: str
+    unit_code: Code
     phase: Literal["self_assessment", "explanation"]
-    until: datetime
-    reason: str = Field(examples=["Công văn 3120/SGDĐT-VP đề nghị gia hạn"])
+    until: IsoTime
+    reason: Text = Field(examples=["Công văn 3120/SGDĐT-VP đề nghị gia hạn"])
 
 
 class ApprovalIn(Body):
-    decision_ref: str = Field(min_length=1, examples=["Biên bản họp Hội đồng số 02/BB-HĐ"])
+    decision_ref: Code = Field(min_length=1, examples=["Biên bản họp Hội đồng số 02/BB-HĐ"])
     note: str = ""
 
 
 class PublicationIn(Body):
-    decision_ref: str = Field(min_length=1, examples=["QĐ 141/QĐ-UBND"])
+    decision_ref: Code = Field(min_length=1, examples=["QĐ 141/QĐ-UBND"])
     decision_date: date
 
 
 class SurveyRowIn(Body):
-    unit_code: str
-    item_code: str
+    unit_code: Code
+    item_code: Code
     points: Points
     detail: dict[str, Any] = Field(default_factory=dict)
 
@@ -126,7 +139,7 @@ class SurveyPointsIn(Body):
 
 
 class SelfScoreIn(Body):
-    item_code: str = Field(examples=["1.1.2"])
+    item_code: Code = Field(examples=["1.1.2"])
     declared: dict[str, Any] | None = Field(default=None,
                                             examples=[{"numerator": 19, "denominator": 20}])
     points: Points | None = Field(default=None, description="for judgement items",
@@ -140,7 +153,7 @@ class SelfScoresIn(Body):
 
 
 class AppraisalItemIn(Body):
-    item_code: str
+    item_code: Code
     decision: Literal["accepted", "adjusted"]
     points: Points | None = None
     declared: dict[str, Any] | None = None
@@ -154,30 +167,30 @@ class AppraisalIn(Body):
 
 
 class ExplanationIn(Body):
-    item_code: str
-    text: str = Field(min_length=1, examples=["Đã kiểm tra 3/10 đơn vị, đạt 30%"])
+    item_code: Code
+    text: Text = Field(examples=["Đã kiểm tra 3/10 đơn vị, đạt 30%"])
 
 
 class BonusPenaltyIn(Body):
-    entry_id: str = Field(min_length=1, examples=["B1"])
+    entry_id: Code = Field(min_length=1, examples=["B1"])
     points: Points = Field(examples=["1.5"])
-    reason: str = Field(examples=["Mô hình một cửa số được Bộ Nội vụ ghi nhận"])
+    reason: Text = Field(examples=["Mô hình một cửa số được Bộ Nội vụ ghi nhận"])
 
 
 class ReasonIn(Body):
-    reason: str = Field(examples=["Đính kèm nhầm tiêu chí"])
+    reason: Text = Field(examples=["Đính kèm nhầm tiêu chí"])
 
 
 class CorrectionIn(Body):
-    item_code: str
+    item_code: Code
     points: Points
-    reason: str
-    decision_ref: str = Field(examples=["QĐ 200/QĐ-UBND"])
+    reason: Text
+    decision_ref: Code = Field(examples=["QĐ 200/QĐ-UBND"])
 
 
 class EvidenceOut(BaseModel):
     scorecard_id: UUID
-    item_code: str
+    item_code: Code
     sha256: str
     size: int
     media_type: str

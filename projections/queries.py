@@ -20,7 +20,7 @@ from domain.cycle.phases import RankingRule
 from domain.errors import InvalidInput, NotFound
 from projections.history import HistoricRows
 from projections.ranking import PreviousResult, Standing, rank_group
-from projections.rows import LiveRows
+from projections.rows import LiveRows, on_generation
 from projections.store import ViewStore, iso
 
 MAX_PAGE = 500
@@ -58,13 +58,18 @@ class ReadModel:
 
     def position(self) -> int:
         generation = self.views.active_generation()
-        return 0 if generation is None else self.views.position(generation)
+        return 0 if generation is None else on_generation(self.views, generation,
+                                                          self.views.position)
 
     def wait_for(self, position: int | None, timeout: float = 5.0) -> int:
         """Block until the views include `position` (read-your-writes); bounded."""
         reached = self.position()
         if position is None or reached >= position:
             return reached
+        head = self.app.recorder.max_notification_id() or 0
+        if position > head:
+            raise InvalidInput(f"min_position {position} is beyond the newest event ({head})",
+                               field="min_position")
         deadline = time.monotonic() + timeout
         delay = 0.005
         while time.monotonic() < deadline:
@@ -96,11 +101,14 @@ class ReadModel:
         assert as_of.time is not None
         if as_of.time.tzinfo is None:
             raise InvalidInput("as_of_time must carry a time zone", field="as_of_time")
-        generation = self.generation()
-        with self.views.reading() as cur:
-            cur.execute(f"SELECT max(position) FROM pv_event_times_g{generation} "
-                        "WHERE recorded_at <= %s", (iso(as_of.time),))
-            row = cur.fetchone()
+
+        def latest(generation: int) -> Any:
+            with self.views.reading() as cur:
+                cur.execute(f"SELECT max(position) FROM pv_event_times_g{generation} "
+                            "WHERE recorded_at <= %s", (iso(as_of.time),))
+                return cur.fetchone()
+
+        row = on_generation(self.views, self.generation(), latest)
         return int(row[0]) if row and row[0] is not None else 0
 
     def _source(self, as_of: AsOf | None) -> tuple[LiveRows | HistoricRows, int]:
@@ -221,15 +229,18 @@ class ReadModel:
         if position is not None:
             clauses.append("position <= %s")
             params.append(position)
-        generation = self.generation()
-        with self.views.reading() as cur:
-            cur.execute(
-                "SELECT position, event_id, recorded_at, cycle_id, scorecard_id, unit_code, "
-                "item_code, kind, old_value, new_value, actor_id, actor_role, reason, "
-                f"decision_ref FROM pv_audit_g{generation} WHERE {' AND '.join(clauses)} "
-                "ORDER BY position LIMIT %s", (*params, limit + 1))
-            names = [d[0] for d in cur.description]
-            rows = [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+
+        def page(generation: int) -> list[dict[str, Any]]:
+            with self.views.reading() as cur:
+                cur.execute(
+                    "SELECT position, event_id, recorded_at, cycle_id, scorecard_id, unit_code, "
+                    "item_code, kind, old_value, new_value, actor_id, actor_role, reason, "
+                    f"decision_ref FROM pv_audit_g{generation} WHERE {' AND '.join(clauses)} "
+                    "ORDER BY position LIMIT %s", (*params, limit + 1))
+                names = [d[0] for d in cur.description]
+                return [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+
+        rows = on_generation(self.views, self.generation(), page)
         more = len(rows) > limit
         rows = rows[:limit]
         return {"rows": rows, "next_cursor": rows[-1]["position"] if more else None,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from api.auth import ActorDep
 from api.deps import ParIndexDep
 from api.errors import PROBLEMS
-from api.http import command_response, expected_version
+from api.http import StrictRoute, command_response, expected_version
 from api.schemas import (
     AppraiserAssignmentIn,
     ApprovalIn,
@@ -23,7 +23,8 @@ from api.schemas import (
 )
 from domain.cycle.phases import Phase, RankingRule
 
-router = APIRouter(prefix="/api/v1/cycles", tags=["secretariat"], responses=PROBLEMS)
+router = APIRouter(prefix="/api/v1/cycles", tags=["secretariat"], responses=PROBLEMS,
+                   route_class=StrictRoute)
 
 
 @router.post("", status_code=201, response_model=CommandOut, summary="Open a cycle")

@@ -21,13 +21,15 @@ from pydantic import BaseModel, Field
 from api.auth import ActorDep
 from api.deps import ParIndexDep, ReadModelDep
 from api.errors import PROBLEMS
+from api.http import StrictRoute
 from domain.application import ParIndex
 from domain.cycle.model import AssessmentCycle
 from domain.framework.model import Framework
 from domain.scorecard.model import Scorecard
 from projections.queries import ReadModel
 
-router = APIRouter(prefix="/api/v1/feed", tags=["integrators"], responses=PROBLEMS)
+router = APIRouter(prefix="/api/v1/feed", tags=["integrators"], responses=PROBLEMS,
+                   route_class=StrictRoute)
 MAX_FEED_PAGE = 500
 
 

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Request, Response
 from api.auth import ActorDep
 from api.deps import ParIndexDep
 from api.errors import PROBLEMS
-from api.http import command_response, expected_version, view_response
+from api.http import StrictRoute, command_response, expected_version, view_response
 from api.schemas import CommandOut, FrameworkIn, FrameworkOut, FrameworkRevisionIn
 
-router = APIRouter(prefix="/api/v1/frameworks", tags=["secretariat"], responses=PROBLEMS)
+router = APIRouter(prefix="/api/v1/frameworks", tags=["secretariat"], responses=PROBLEMS,
+                   route_class=StrictRoute)
 
 
 @router.post("", status_code=201, response_model=CommandOut, summary="Draft a framework")

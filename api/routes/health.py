@@ -9,8 +9,10 @@ from pydantic import BaseModel, Field
 
 from api import __version__
 from api.deps import ParIndexDep, ReadModelDep
+from api.http import StrictRoute
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"],
+                   route_class=StrictRoute)
 
 
 class StoreStatus(BaseModel):

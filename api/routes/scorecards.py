@@ -4,7 +4,7 @@ penalty, corrections. Each takes `If-Match: "<version>"` to write only over the 
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from api.auth import ActorDep
 from api.deps import ParIndexDep
 from api.errors import PROBLEMS
-from api.http import command_response, expected_version
+from api.http import StrictRoute, command_response, expected_version
 from api.media import sniff
 from api.schemas import (
     AppraisalIn,
@@ -28,7 +28,8 @@ from domain.errors import InvalidInput
 from domain.scorecard.model import AppraisalEntry, SelfScoreEntry
 from domain.scorecard.state import Decision
 
-router = APIRouter(prefix="/api/v1/scorecards", responses=PROBLEMS)
+router = APIRouter(prefix="/api/v1/scorecards", responses=PROBLEMS,
+                   route_class=StrictRoute)
 CHUNK = 1 << 16
 
 
@@ -51,7 +52,7 @@ def record_self_scores(scorecard_id: UUID, body: SelfScoresIn, request: Request,
 @router.post("/{scorecard_id}/evidence", status_code=201, response_model=EvidenceOut,
              tags=["units"], summary="Upload evidence for an item")
 def upload_evidence(scorecard_id: UUID, request: Request, parindex: ParIndexDep,
-                    actor: ActorDep, item_code: Annotated[str, Form()],
+                    actor: ActorDep, item_code: Annotated[str, Form(min_length=1)],
                     file: Annotated[UploadFile, File()]) -> EvidenceOut:
     """Multipart upload (limit PARINDEX_MAX_UPLOAD_BYTES, default 50 MB). The SHA-256 is
     computed while the file streams into the content-addressed store; the media type is read
@@ -116,10 +117,8 @@ def appraise(scorecard_id: UUID, body: AppraisalIn, request: Request, parindex: 
 @router.post("/{scorecard_id}/appraisals/{round_}/remaining-accepted",
              response_model=CommandOut, tags=["appraisers"],
              summary="Accept every item still waiting in a round")
-def accept_remaining(scorecard_id: UUID, round_: int, request: Request,
+def accept_remaining(scorecard_id: UUID, round_: Literal[1, 2], request: Request,
                      parindex: ParIndexDep, actor: ActorDep) -> Response:
-    if round_ not in (1, 2):
-        raise InvalidInput("round is 1 or 2", field="round")
     return command_response(parindex.accept_remaining(
         actor, scorecard_id, round_, expected_version=expected_version(request)))
 

@@ -6,7 +6,6 @@ stood then, rebuilt from the events). Views carry an ETag; `If-None-Match` gives
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -16,14 +15,16 @@ from api import scope
 from api.auth import ActorDep
 from api.deps import ReadModelDep
 from api.errors import PROBLEMS
-from api.http import view_response
+from api.http import StrictRoute, view_response
 from api.pagination import decode_cursor, encode_cursor
+from api.schemas import IsoTime
 from domain.actors import UNIT_ROLES, Actor
 from domain.errors import NotFound
 from projections.queries import MAX_PAGE, AsOf, ReadModel
 from projections.rows import LiveRows
 
-router = APIRouter(prefix="/api/v1", tags=["views"], responses=PROBLEMS)
+router = APIRouter(prefix="/api/v1", tags=["views"], responses=PROBLEMS,
+                   route_class=StrictRoute)
 
 
 def moment(
@@ -35,7 +36,7 @@ def moment(
     as_of_position: Annotated[int | None, Query(ge=0, description=(
         "answer as the view stood at this global position (secretariat, council, inspector)"
     ))] = None,
-    as_of_time: Annotated[datetime | None, Query(description=(
+    as_of_time: Annotated[IsoTime | None, Query(description=(
         "answer as the view stood at this UTC time, ISO 8601 with zone (secretariat, council, "
         "inspector)"))] = None,
 ) -> AsOf | None:
@@ -179,8 +180,8 @@ def get_audit(
     item_code: str | None = None,
     actor_id: str | None = None,
     kind: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoTime | None = None,
+    until: IsoTime | None = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"at most {MAX_PAGE}")] = 100,
 ) -> Response:
