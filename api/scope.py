@@ -29,14 +29,9 @@ def published(cycle: dict[str, Any]) -> bool:
 
 
 def may_read_scorecard(actor: Actor, card: dict[str, Any], cycle: dict[str, Any]) -> bool:
-    if privileged(actor):
-        return True
-    if actor.role in UNIT_ROLES:
-        return card["unit_code"] == actor.unit_code
-    if actor.role is Role.APPRAISER and actor.id in cycle["detail"]["appraisers"].get(
-            card["unit_code"], ()):
-        return True
-    return published(cycle) and card["ranked"]
+    if may_read_evidence(actor, card, cycle):
+        return True  # privileged, the unit itself, or its appraiser
+    return published(cycle) and card["ranked"]  # everyone else: the public result
 
 
 def may_read_evidence(actor: Actor, card: dict[str, Any], cycle: dict[str, Any]) -> bool:

@@ -20,13 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import ActorDep, require_roles
 from api.deps import ParIndexDep
 from api.errors import PROBLEMS
-from api.http import problem
+from api.http import StrictRoute
 from domain.actors import Actor, Role
 from domain.application import ParIndex
 from domain.survey.errors import SurveyRejected
 from domain.survey.service import DEFAULT_MAX_BYTES, SurveyService
 
-router = APIRouter(prefix="/api/v1", tags=["secretariat"], responses=PROBLEMS)
+router = APIRouter(prefix="/api/v1", tags=["secretariat"], responses=PROBLEMS,
+                   route_class=StrictRoute)
 CHUNK = 1 << 16
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -41,9 +42,13 @@ def _service(request: Request, parindex: ParIndex, actor: Actor) -> SurveyServic
 
 
 def _refused(error: SurveyRejected) -> JSONResponse:
+    """The RFC 9457 problem of a refused file, with every faulty row."""
     status = 413 if any(e.get("code") == "file-too-large" for e in error.errors) else 422
-    return problem(status, error.rule, error.message, field=error.field, errors=error.errors,
-                   error_count=error.error_count)
+    body = {"type": f"/problems/{error.rule}", "title": "Survey rejected", "status": status,
+            "detail": error.message, "field": error.field, "errors": error.errors,
+            "error_count": error.error_count}
+    return JSONResponse(jsonable_encoder(body), status_code=status,
+                        media_type="application/problem+json")
 
 
 def _written(payload: dict[str, Any], status_code: int = 200) -> JSONResponse:
