@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api import __version__, errors
 from api.idempotency import IdempotencyMiddleware, IdempotencyStore
+from api.jwt import JwtVerifier
 from api.routes import cycles, feed, frameworks, health, scorecards, views
 from domain.application import ParIndex
 from domain.store.blobs import BlobStore
@@ -89,6 +90,7 @@ def attach(app: FastAPI, parindex: ParIndex, view_store: ViewStore,
     app.state.idempotency = IdempotencyStore(view_store)
     app.state.blobs = BlobStore(blob_dir())
     app.state.runner = runner
+    app.state.jwt = JwtVerifier.from_env()
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Authentication: who is calling, from the bearer token, never from the request body.
 
 Tokens are issued with `parindex token create` and stored only as a SHA-256 hash (see
-`domain/access`). Every route that reads or writes takes `ActorDep`; a missing, unknown or
-revoked token is a 401 problem with `WWW-Authenticate: Bearer`.
+`domain/access`); a deployment may also accept its identity provider's JWTs (`api/jwt.py`).
+Every route that reads or writes takes `ActorDep`; a missing, unknown or revoked token is a 401
+problem with `WWW-Authenticate: Bearer`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ def current_actor(request: Request, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Security(bearer)]) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("send Authorization: Bearer <token>")
-    actor = request.app.state.parindex.authenticate(credentials.credentials)
+    secret = credentials.credentials
+    verifier = request.app.state.jwt
+    if verifier is not None and secret.count(".") == 2:
+        actor = verifier.actor(secret)
+    else:
+        actor = request.app.state.parindex.authenticate(secret)
     if actor is None:
         raise Unauthenticated("the token is unknown or revoked")
     return actor
