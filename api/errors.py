@@ -8,6 +8,7 @@ one, the offending `item` (framework code) and `field` (input path).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
@@ -120,15 +121,13 @@ async def _http(request: Request, error: Exception) -> JSONResponse:
 
 
 def _methods_of(request: Request) -> set[str]:
-    """Every method any route serves at this path (routes of one path live in several
-    routers, and Starlette's 405 names only the first one's)."""
-    from starlette.routing import Match
-
+    """Every method the OpenAPI document lists for this path (Starlette's own 405 names only
+    the first router's methods, and one path's operations live in several routers)."""
     methods: set[str] = set()
-    for route in request.app.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        if match is not Match.NONE and getattr(route, "methods", None):
-            methods |= set(route.methods)
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
     return methods
 
 

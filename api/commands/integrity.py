@@ -304,6 +304,22 @@ def run_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def grants(args: argparse.Namespace) -> int:
+    """Print the PostgreSQL GRANT/REVOKE script for the application's role."""
+    parindex = open_parindex()
+    try:
+        recorder = parindex.recorder
+        if not hasattr(recorder, "grants_sql"):
+            return _fail("the store is SQLite: protect the database file with file permissions "
+                         "instead (see docs/integrity.md)")
+        snapshots = getattr(parindex.snapshots, "recorder", None) if parindex.snapshots else None
+        print(recorder.grants_sql(args.role, getattr(snapshots, "events_table_name", None)),
+              end="")
+    finally:
+        parindex.close()
+    return 0
+
+
 # -- registration ------------------------------------------------------------------------------
 
 
@@ -357,6 +373,11 @@ def register(sub: Any) -> None:
     check.add_argument("--max-age", type=float,
                        help="reject a checkpoint signed more than this many seconds ago")
     check.set_defaults(run=proof_check)
+
+    grants_cmd = sub.add_parser("grants", help="print the PostgreSQL GRANT/REVOKE script that "
+                                "makes the event tables append-only for the app's role")
+    grants_cmd.add_argument("--role", required=True, help="the role parindex runs as")
+    grants_cmd.set_defaults(run=grants)
 
     verify_cmd = sub.add_parser("verify", help="verify the whole log, checkpoints and evidence")
     verify_cmd.add_argument("--checkpoint", action="append", default=[],
