@@ -19,7 +19,6 @@ from fastapi.responses import JSONResponse
 from api.auth import ActorDep, require_roles
 from api.deps import ParIndexDep
 from api.errors import PROBLEMS
-from api.http import problem
 from domain.actors import Role
 from domain.errors import InvalidInput, NotFound
 from domain.store.checkpoints import Checkpoint
@@ -43,8 +42,12 @@ def _proofs(request: Request, parindex: Any) -> ProofService:
 
 
 def _tampered(error: TamperDetected) -> JSONResponse:
-    return problem(500, "integrity-failure", f"the stored log fails its integrity check: "
-                   f"{error}; run `parindex verify`", position=error.position)
+    """An RFC 9457 problem: the stored log no longer agrees with its integrity rows."""
+    return JSONResponse({"type": "/problems/integrity-failure", "title": "Integrity failure",
+                         "status": 500, "detail": f"the stored log fails its integrity check: "
+                                                  f"{error}; run `parindex verify`",
+                         "position": error.position},
+                        status_code=500, media_type="application/problem+json")
 
 
 @router.get("/head", summary="The log's current tree head (unsigned) and newest checkpoint")

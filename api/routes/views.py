@@ -18,6 +18,15 @@ from api.errors import PROBLEMS
 from api.http import StrictRoute, view_response
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas import IsoTime
+from api.view_schemas import (
+    AuditPage,
+    CycleView,
+    FieldComparisonView,
+    RankingView,
+    ScorecardView,
+    ok,
+    ok_list,
+)
 from domain.actors import UNIT_ROLES, Actor
 from domain.errors import NotFound
 from projections.queries import MAX_PAGE, AsOf, ReadModel
@@ -98,7 +107,8 @@ def _public_scorecard(view: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-@router.get("/cycles", summary="Assessment cycles")
+@router.get("/cycles", summary="Assessment cycles",
+            responses=ok_list(CycleView, "every cycle the token may see"))
 def list_cycles(request: Request, read_model: ReadModelDep, actor: ActorDep) -> Response:
     """Cycles by province and year with their phase, groups and schedule (published cycles
     only for integrators)."""
@@ -108,14 +118,15 @@ def list_cycles(request: Request, read_model: ReadModelDep, actor: ActorDep) -> 
     return view_response(request, cycles)
 
 
-@router.get("/cycles/{cycle_id}", summary="One cycle")
+@router.get("/cycles/{cycle_id}", summary="One cycle", responses=ok(CycleView, "the cycle"))
 def get_cycle(cycle_id: UUID, request: Request, read_model: ReadModelDep, actor: ActorDep,
               as_of: MomentDep) -> Response:
     _cycle_for(read_model, actor, cycle_id)
     return view_response(request, read_model.cycle(cycle_id, as_of))
 
 
-@router.get("/cycles/{cycle_id}/groups/{group_code}/ranking", summary="Ranking of a group")
+@router.get("/cycles/{cycle_id}/groups/{group_code}/ranking", summary="Ranking of a group",
+            responses=ok(RankingView, "the ranking"))
 def get_ranking(cycle_id: UUID, group_code: str, request: Request, read_model: ReadModelDep,
                 actor: ActorDep, as_of: MomentDep) -> Response:
     """Ranks on unrounded totals (competition by default, dense as a cycle setting);
@@ -130,7 +141,8 @@ def get_ranking(cycle_id: UUID, group_code: str, request: Request, read_model: R
 
 
 @router.get("/cycles/{cycle_id}/groups/{group_code}/fields/{field_code}",
-            summary="Every unit's points in one field")
+            summary="Every unit's points in one field",
+            responses=ok(FieldComparisonView, "the comparison"))
 def get_field_comparison(cycle_id: UUID, group_code: str, field_code: str, request: Request,
                          read_model: ReadModelDep, actor: ActorDep,
                          as_of: MomentDep) -> Response:
@@ -143,7 +155,8 @@ def get_field_comparison(cycle_id: UUID, group_code: str, field_code: str, reque
     return view_response(request, comparison)
 
 
-@router.get("/scorecards/{scorecard_id}", summary="A unit's scorecard")
+@router.get("/scorecards/{scorecard_id}", summary="A unit's scorecard",
+            responses=ok(ScorecardView, "the scorecard"))
 def get_scorecard(scorecard_id: UUID, request: Request, read_model: ReadModelDep,
                   actor: ActorDep, as_of: MomentDep) -> Response:
     """Per item: declared values, self-score, round-1 decision, explanation, round-2 decision,
@@ -156,7 +169,8 @@ def get_scorecard(scorecard_id: UUID, request: Request, read_model: ReadModelDep
     return view_response(request, view)
 
 
-@router.get("/scorecards/{scorecard_id}/explain", summary="How a unit's total was reached")
+@router.get("/scorecards/{scorecard_id}/explain", summary="How a unit's total was reached",
+            responses=ok(ScorecardView, "the derivation tree"))
 def explain_scorecard(scorecard_id: UUID, request: Request, read_model: ReadModelDep,
                       actor: ActorDep, as_of: MomentDep) -> Response:
     """The derivation tree down to every item's final points and the events (actor, time,
@@ -169,7 +183,7 @@ def explain_scorecard(scorecard_id: UUID, request: Request, read_model: ReadMode
     return view_response(request, view)
 
 
-@router.get("/audit", summary="Audit trail")
+@router.get("/audit", summary="Audit trail", responses=ok(AuditPage, "one page"))
 def get_audit(
     request: Request,
     read_model: ReadModelDep,
