@@ -93,9 +93,23 @@ def demo(args: argparse.Namespace) -> int:
             print(f"parindex demo: {error.message}", file=sys.stderr)
             return 1
         print(summary.describe())
+        _print_demo_tokens(parindex)
         return 0
     finally:
         parindex.close()
+
+
+def _print_demo_tokens(parindex: Any) -> None:
+    """Tokens to look at the demo with (open /docs, "Authorize", paste one)."""
+    from domain.actors import Actor, Role
+
+    operator = Actor("cli:demo", Role.SYSTEM)
+    print("\nTokens for the demo (shown once; paste into /docs → Authorize):")
+    for role, holder, unit in ((Role.INSPECTOR, "demo.thanh-tra", None),
+                               (Role.SECRETARIAT, "demo.so-noi-vu", None),
+                               (Role.INTEGRATOR, "demo.cong-thong-tin", None)):
+        secret, _ = parindex.issue_token(operator, holder, role, unit)
+        print(f"  {role.value:<12} {secret}")
 
 
 def register(sub: Any) -> None:
