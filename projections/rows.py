@@ -4,7 +4,8 @@ that `HistoricRows` produces, so every view is built by one piece of code from e
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from domain.errors import NotFound
@@ -12,6 +13,7 @@ from projections.store import TABLES, ViewStore
 
 BOOLEAN_COLUMNS = {"published", "ranked"}
 JSON_COLUMNS = {"detail", "document"}
+T = TypeVar("T")
 
 
 def normal(row: dict[str, Any]) -> dict[str, Any]:
@@ -36,6 +38,18 @@ def _decode(names: list[str], values: tuple[Any, ...]) -> dict[str, Any]:
     return normal(row)
 
 
+def on_generation(views: ViewStore, generation: int, read: Callable[[int], T]) -> T:
+    """`read(generation)`; when a blue/green switch dropped that generation while a request was
+    still using it (a missing table), `read` again on the generation that replaced it."""
+    try:
+        return read(generation)
+    except Exception:
+        active = views.active_generation()
+        if active is None or active == generation:
+            raise
+        return read(active)
+
+
 class LiveRows:
     def __init__(self, views: ViewStore, generation: int):
         self.views = views
@@ -44,10 +58,16 @@ class LiveRows:
     def _select(self, table: str, where: str, params: tuple[Any, ...],
                 names: list[str] | None = None) -> list[dict[str, Any]]:
         names = names or columns(table)
-        with self.views.reading() as cur:
-            cur.execute(f"SELECT {', '.join(names)} FROM pv_{table}_g{self.generation} "
-                        f"WHERE {where}", params)
-            return [_decode(names, tuple(values)) for values in cur.fetchall()]
+
+        def read(generation: int) -> list[dict[str, Any]]:
+            with self.views.reading() as cur:
+                cur.execute(f"SELECT {', '.join(names)} FROM pv_{table}_g{generation} "
+                            f"WHERE {where}", params)
+                rows = [_decode(names, tuple(values)) for values in cur.fetchall()]
+            self.generation = generation
+            return rows
+
+        return on_generation(self.views, self.generation, read)
 
     def cycle_row(self, cycle_id: UUID) -> dict[str, Any]:
         rows = self._select("cycles", "cycle_id = %s", (str(cycle_id),))

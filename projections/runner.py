@@ -130,7 +130,11 @@ class ViewRunner:
                 if pending and head <= position:
                     self._activate(generation)
                     raise GenerationChanged()
-                if head > position and time.monotonic() - last_progress > self.stall_seconds:
+                if head <= position:
+                    # Caught up: the stall clock starts when the log moves ahead, not at the
+                    # last batch (else the first event after a quiet spell restarted the feed).
+                    last_progress = time.monotonic()
+                elif time.monotonic() - last_progress > self.stall_seconds:
                     log.warning("subscription stalled at %s (head %s); restarting it",
                                 position, head)
                     self._note_restart("stalled subscription")
@@ -159,7 +163,10 @@ class ViewRunner:
         """Make a caught-up rebuilt generation the one readers use; drop older ones."""
         with self.views.transaction() as cur:
             self.views.set_meta(cur, "active_generation", str(generation))
-            self.views.set_meta(cur, "pending_generation", None)
+            # Only this generation's pending mark: a rebuild started meanwhile stays pending
+            # (clearing it orphaned the newer generation's tables, never to be activated).
+            cur.execute("DELETE FROM pv_meta WHERE key = %s AND value = %s",
+                        ("pending_generation", str(generation)))
         for older in self.views.known_generations():
             if older < generation:
                 self.views.drop_generation(older)

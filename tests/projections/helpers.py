@@ -13,14 +13,13 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from uuid import UUID
 
 from domain.application import ParIndex
 from domain.cycle.phases import Phase
 from domain.scorecard.model import AppraisalEntry, SelfScoreEntry
 from domain.scorecard.state import Decision
 from domain.store.blobs import StoredBlob
-from domain.store.config import StoreSettings
+from domain.store.config import StoreSettings, settings_from_url
 from projections.rows import BOOLEAN_COLUMNS, columns
 from projections.runner import ViewRunner
 from projections.store import ViewStore
@@ -75,6 +74,20 @@ def wait_caught_up(app: ParIndex, views: ViewStore, timeout: float = 30.0) -> in
     return target
 
 
+@contextmanager
+def open_store(url: str, clock: Callable[[], Any] | None = None
+               ) -> Iterator[tuple[ParIndex, ViewStore]]:
+    """An application and its view store on `url`, closed after the block (for tests that run
+    on one store only and so cannot use the parametrised `app` fixture)."""
+    app = ParIndex(settings_from_url(url), clock=clock)
+    views = ViewStore(app.settings)
+    try:
+        yield app, views
+    finally:
+        views.close()
+        app.close()
+
+
 # -- runners ----------------------------------------------------------------------------------
 
 @contextmanager
@@ -84,6 +97,21 @@ def live_runner(app: ParIndex, views: ViewStore, **options: Any) -> Iterator[Vie
     thread, stop = runner.start_thread()
     try:
         yield runner
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "the runner thread did not stop"
+
+
+@contextmanager
+def live_runner_later(app: ParIndex, views: ViewStore, delay: float) -> Iterator[None]:
+    """A runner thread that starts `delay` seconds into the block (a reader waits meanwhile)."""
+    stop = threading.Event()
+    runner = ViewRunner(app, views, idle_seconds=0.05)
+    thread = threading.Thread(target=lambda: stop.wait(delay) or runner.run(stop), daemon=True)
+    thread.start()
+    try:
+        yield
     finally:
         stop.set()
         thread.join(timeout=15)
@@ -274,10 +302,6 @@ def start_worker(store_url: str, log_path: Path, *args: str) -> subprocess.Popen
     with open(log_path, "ab") as log:
         return subprocess.Popen(parindex_command("project", *args), cwd=ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
-
-
-def uuid_text(value: UUID | str) -> str:
-    return str(value)
 
 
 class Recorder:
