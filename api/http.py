@@ -57,6 +57,9 @@ def _tags(header: str | None) -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
+MAX_POSITION = 2**63 - 1  # BIGINT: positions beyond it cannot exist
+
+
 class StrictRoute(APIRoute):
     """Refuses query parameters the operation does not declare: a misspelt `as_of_postion`
     must fail loudly, not silently answer with live data."""
@@ -70,6 +73,9 @@ class StrictRoute(APIRoute):
             if unknown:
                 raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this operation "
                                    f"takes {sorted(allowed) or 'none'}", field=unknown[0])
+            for name, value in [*request.query_params.items(), *request.path_params.items()]:
+                if "\x00" in str(value):  # no database stores NUL in text
+                    raise InvalidInput(f"{name} contains a NUL character", field=name)
             return await handler(request)
 
         return strict

@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any, TextIO
 from uuid import UUID
@@ -97,7 +98,7 @@ def _cycle(text: str) -> UUID:
     province, _, year = text.rpartition("/")
     if not province or not year.isdigit():
         raise SystemExit(f"parindex: --cycle takes a cycle id or PROVINCE/YEAR, not {text!r}")
-    return cycle_id(province.strip(), int(year))
+    return cycle_id(unicodedata.normalize("NFC", province).strip(), int(year))
 
 
 def _service(parindex: Any) -> SurveyService:

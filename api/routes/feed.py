@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from api.auth import ActorDep
 from api.deps import ParIndexDep, ReadModelDep
 from api.errors import PROBLEMS
-from api.http import StrictRoute
+from api.http import MAX_POSITION, StrictRoute
 from domain.application import ParIndex
 from domain.cycle.model import AssessmentCycle
 from domain.framework.model import Framework
@@ -106,7 +106,8 @@ def feed_page(app: ParIndex, after: int, limit: int) -> FeedPage:
 
 @router.get("", response_model=FeedPage, summary="Change feed (JSON pages)")
 def get_feed(parindex: ParIndexDep, actor: ActorDep,
-             after: Annotated[int, Query(ge=0, description="last position you processed")] = 0,
+             after: Annotated[int, Query(ge=0, le=MAX_POSITION,
+                                         description="last position you processed")] = 0,
              limit: Annotated[int, Query(ge=1, le=MAX_FEED_PAGE)] = 100) -> FeedPage:
     return feed_page(parindex, after, limit)
 
@@ -118,11 +119,12 @@ def get_feed(parindex: ParIndexDep, actor: ActorDep,
 def stream_feed(request: Request, parindex: ParIndexDep, read_model: ReadModelDep,
                 actor: ActorDep,
                 last_event_id: Annotated[str | None, Header()] = None,
-                after: Annotated[int, Query(ge=0)] = 0,
+                after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
                 seconds: Annotated[int, Query(ge=1, le=300, description=(
                     "how long to hold the connection; reconnect with Last-Event-ID"))] = 30,
                 ) -> StreamingResponse:
-    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+    start = (min(int(last_event_id), MAX_POSITION)
+             if last_event_id and last_event_id.isdigit() else after)
     return StreamingResponse(_events(parindex, read_model, start, seconds),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache"})

@@ -4,10 +4,10 @@ penalty, corrections. Each takes `If-Match: "<version>"` to write only over the 
 from __future__ import annotations
 
 import os
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile
 
 from api.auth import ActorDep
 from api.deps import ParIndexDep
@@ -117,7 +117,8 @@ def appraise(scorecard_id: UUID, body: AppraisalIn, request: Request, parindex: 
 @router.post("/{scorecard_id}/appraisals/{round_}/remaining-accepted",
              response_model=CommandOut, tags=["appraisers"],
              summary="Accept every item still waiting in a round")
-def accept_remaining(scorecard_id: UUID, round_: Literal[1, 2], request: Request,
+def accept_remaining(scorecard_id: UUID, round_: Annotated[int, Path(ge=1, le=2)],
+                     request: Request,
                      parindex: ParIndexDep, actor: ActorDep) -> Response:
     return command_response(parindex.accept_remaining(
         actor, scorecard_id, round_, expected_version=expected_version(request)))

@@ -15,7 +15,7 @@ from api import scope
 from api.auth import ActorDep
 from api.deps import ReadModelDep
 from api.errors import PROBLEMS
-from api.http import StrictRoute, view_response
+from api.http import MAX_POSITION, StrictRoute, view_response
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas import IsoTime
 from api.view_schemas import (
@@ -39,10 +39,10 @@ router = APIRouter(prefix="/api/v1", tags=["views"], responses=PROBLEMS,
 def moment(
     read_model: ReadModelDep,
     actor: ActorDep,
-    min_position: Annotated[int | None, Query(ge=0, description=(
+    min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description=(
         "wait (up to 5 s) until the views include this global position — pass the position "
         "a write returned to read your own writes"))] = None,
-    as_of_position: Annotated[int | None, Query(ge=0, description=(
+    as_of_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description=(
         "answer as the view stood at this global position (secretariat, council, inspector)"
     ))] = None,
     as_of_time: Annotated[IsoTime | None, Query(description=(
