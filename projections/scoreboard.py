@@ -23,7 +23,7 @@ from domain.framework.structure import FrameworkTree, Node
 from domain.points import percent_of
 from domain.scorecard.model import Scorecard
 from domain.scorecard.state import PointsSource
-from domain.scoring import ItemInput, score
+from domain.scoring import ItemInput, ScoreSheet, score
 
 Aggregate = Framework | AssessmentCycle | Scorecard
 FOLDED = frozenset({"Framework", "AssessmentCycle", "Scorecard"})
@@ -228,9 +228,9 @@ class Scoreboard:
             },
         }
 
-    def standing_row(self, card: Scorecard) -> dict[str, Any]:
+    def standing_row(self, card: Scorecard, sheet: ScoreSheet | None = None) -> dict[str, Any]:
         """A scorecard's identity and totals: what rankings need."""
-        sheet = card.sheet(self.tree(card.framework_id))
+        sheet = sheet or card.sheet(self.tree(card.framework_id))
         return {
             "scorecard_id": card.id, "cycle_id": card.cycle_id, "unit_code": card.unit_code,
             "unit_name": card.unit_name, "group_code": card.group_code, "ranked": card.ranked,
@@ -249,7 +249,7 @@ class Scoreboard:
                                  not_applicable=card.item(node.code).not_applicable)
             for node in tree.items() if not node.survey_fed})
         return {
-            **self.standing_row(card),
+            **self.standing_row(card, sheet),
             "self_total": str(self_sheet.appraised_part),
             "detail": {
                 "appraised_points": str(sheet.appraised_points),
