@@ -447,25 +447,40 @@ class ParIndex(Application):
             raise InvalidInput("the import has no results", field="results")
 
         def attempt() -> int | None:
-            cycle = self.cycle(cycle_ref)
-            now = self.clock()
-            cards: dict[str, Scorecard] = {}
-            for index, row in enumerate(results):
-                unit_code = row.get("unit_code")
-                try:
-                    unit = cycle.unit(unit_code)
-                    card = cards.get(unit_code) or self.scorecard(unit["scorecard_id"])
-                    card.apply_survey_points(actor, cycle.context_for(unit_code, now),
-                                             self.framework_tree(card.framework_id),
-                                             row.get("item_code"), row.get("points"),
-                                             survey_import_id, row.get("detail") or {})
-                except (InvalidInput, NotFound) as error:
-                    error.field = f"results[{index}].{error.field or 'unit_code'}"
-                    raise
-                cards[unit_code] = card
-            return self._save(*cards.values())
+            return self._save(*self._surveyed_cards(actor, cycle_ref, survey_import_id,
+                                                    results))
 
         return self._retrying(attempt, "the surveyed scorecards")
+
+    def apply_survey_import(self, actor: Actor, cycle_ref: UUID, survey_import_id: UUID,
+                            results: list[dict[str, Any]],
+                            records: Iterable[ParAggregate]) -> int | None:
+        """One attempt at `apply_survey_points` (`results` may be empty) that saves, in the same
+        transaction, the aggregates recording the import (`records`, e.g. domain/survey's
+        SurveyImport). A concurrent write raises IntegrityError: reload, rebuild, retry."""
+        return self._save(*records, *self._surveyed_cards(actor, cycle_ref, survey_import_id,
+                                                          results))
+
+    def _surveyed_cards(self, actor: Actor, cycle_ref: UUID, survey_import_id: UUID,
+                        results: list[dict[str, Any]]) -> list[Scorecard]:
+        """Scorecards with an import's points applied (not saved); a bad row names itself."""
+        cycle = self.cycle(cycle_ref)
+        now = self.clock()
+        cards: dict[str, Scorecard] = {}
+        for index, row in enumerate(results):
+            unit_code = row.get("unit_code")
+            try:
+                unit = cycle.unit(unit_code)
+                card = cards.get(unit_code) or self.scorecard(unit["scorecard_id"])
+                card.apply_survey_points(actor, cycle.context_for(unit_code, now),
+                                         self.framework_tree(card.framework_id),
+                                         row.get("item_code"), row.get("points"),
+                                         survey_import_id, row.get("detail") or {})
+            except (InvalidInput, NotFound) as error:
+                error.field = f"results[{index}].{error.field or 'unit_code'}"
+                raise
+            cards[unit_code] = card
+        return list(cards.values())
 
     def correct_points(self, actor: Actor, scorecard_ref: UUID, item_code: str, points: Any,
                        reason: str, decision_ref: str,
