@@ -91,7 +91,8 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, errors.StaleVersion) and error.expected >= 0 \
             and request.headers.get("if-match"):
         status = 412  # the client's If-Match precondition failed
-    return problem(status, error.rule, error.message, item=error.item, field=error.field)
+    return problem(status, error.rule, error.message, item=error.item, field=error.field,
+                   errors=getattr(error, "errors", None))  # row-level reports (surveys)
 
 
 async def _conflict(request: Request, error: Exception) -> JSONResponse:

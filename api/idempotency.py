@@ -69,7 +69,10 @@ class IdempotencyMiddleware:
         headers = dict(scope.get("headers") or [])
         key = headers.get(b"idempotency-key")
         if (scope["type"] != "http" or scope["method"] != "POST" or key is None
-                or b"authorization" not in headers):  # the app answers 401 first
+                or b"authorization" not in headers  # the app answers 401 first
+                # Uploads are idempotent by content hash already (evidence, survey files);
+                # buffering them whole to hash the request is not worth their size.
+                or headers.get(b"content-type", b"").startswith(b"multipart/")):
             await self.app(scope, receive, send)
             return
         store: IdempotencyStore = scope["app"].state.idempotency

@@ -23,8 +23,11 @@ from domain.base import ParAggregate
 from domain.cycle.model import AssessmentCycle
 from domain.framework.model import Framework
 from domain.scorecard.model import Scorecard
+from domain.survey.mapping import SurveyMapping
+from domain.survey.model import SurveyImport, SurveyImportSeries
 
-AGGREGATES = (AccessToken, Framework, AssessmentCycle, Scorecard)
+AGGREGATES = (AccessToken, Framework, AssessmentCycle, Scorecard, SurveyMapping, SurveyImport,
+              SurveyImportSeries)
 # Base classes the library derives per aggregate; parindex never stores them.
 LIBRARY_BASES = frozenset({"Event", "Created", "Snapshot"})
 CATALOGUE_PATH = Path(__file__).with_name("event_catalogue.json")
