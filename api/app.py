@@ -12,7 +12,16 @@ from fastapi.openapi.utils import get_openapi
 from api import __version__, errors
 from api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from api.jwt import JwtVerifier
-from api.routes import cycles, feed, frameworks, health, scorecards, surveys, views
+from api.routes import (
+    cycles,
+    feed,
+    frameworks,
+    health,
+    outputs,
+    scorecards,
+    surveys,
+    views,
+)
 from domain.application import ParIndex
 from domain.store.blobs import BlobStore
 from domain.store.config import blob_dir
@@ -73,7 +82,7 @@ def create_app(parindex: ParIndex | None = None, view_store: ViewStore | None = 
                   lifespan=lifespan, openapi_tags=TAGS)
     errors.install(app)
     app.add_middleware(IdempotencyMiddleware)
-    for module in (health, frameworks, cycles, scorecards, surveys, views, feed):
+    for module in (health, frameworks, cycles, scorecards, surveys, views, outputs, feed):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     if parindex is not None:

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from api.cli import log, open_parindex
+from api.commands.outputs import demo_hint
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -94,6 +95,7 @@ def demo(args: argparse.Namespace) -> int:
             return 1
         print(summary.describe())
         _print_demo_tokens(parindex)
+        print(demo_hint(parindex, summary))
         return 0
     finally:
         parindex.close()

@@ -30,10 +30,10 @@ def api_schema(store_url, tmp_path, monkeypatch):
     monkeypatch.setenv("PARINDEX_BLOB_DIR", str(tmp_path / "blobs"))
     app = ParIndex(settings_from_url(store_url))
     load_demo(app)
-    views = ViewStore(app.settings)
-    rebuild(app, views)
     TOKENS["secretariat"], _ = app.issue_token(Actor("cli:test", Role.SYSTEM), "snv.fuzz",
                                                Role.SECRETARIAT)
+    views = ViewStore(app.settings)
+    rebuild(app, views)  # after the token, so the views hold every event
     yield schemathesis.openapi.from_asgi("/openapi.json", create_app(app, views))
     views.close()
     app.close()
