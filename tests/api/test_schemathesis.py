@@ -19,7 +19,7 @@ from domain.actors import Actor, Role
 from domain.application import ParIndex
 from domain.demo import load_demo
 from domain.store.config import settings_from_url
-from projections.runner import rebuild
+from projections.runner import ViewRunner, rebuild
 from projections.store import ViewStore
 
 TOKENS: dict[str, str] = {}
@@ -34,7 +34,11 @@ def api_schema(store_url, tmp_path, monkeypatch):
                                                Role.SECRETARIAT)
     views = ViewStore(app.settings)
     rebuild(app, views)  # after the token, so the views hold every event
-    yield schemathesis.openapi.from_asgi("/openapi.json", create_app(app, views))
+    runner = ViewRunner(app, views, idle_seconds=0.02)  # follows the writes the fuzzer makes
+    thread, stop = runner.start_thread()
+    yield schemathesis.openapi.from_asgi("/openapi.json", create_app(app, views, runner))
+    stop.set()
+    thread.join(timeout=10)
     views.close()
     app.close()
 
