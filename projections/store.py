@@ -53,6 +53,9 @@ INDEXES = {
               "kind, position", "recorded_at"],
     "event_times": ["recorded_at"],
 }
+AUDIT_COLUMNS = ("position", "event_id", "recorded_at", "cycle_id", "scorecard_id", "unit_code",
+                 "item_code", "kind", "old_value", "new_value", "actor_id", "actor_role",
+                 "reason", "decision_ref")
 UPSERT_KEYS = {"frameworks": "framework_id", "cycles": "cycle_id", "scorecards": "scorecard_id"}
 
 
@@ -202,18 +205,14 @@ class ViewStore:
                 f"({', '.join(['%s'] * len(columns))}) ON CONFLICT ({key}) DO UPDATE SET "
                 f"{updates}", [tuple(_cell(row[c]) for c in columns) for row in table_rows])
         if audit:
-            cur.executemany(
-                f"INSERT INTO pv_audit_g{generation} (position, event_id, recorded_at, cycle_id, "
-                "scorecard_id, unit_code, item_code, kind, old_value, new_value, actor_id, "
-                "actor_role, reason, decision_ref) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                "%s, %s, %s, %s, %s)",
-                [(a.position, a.event_id, iso(a.recorded_at), str(a.cycle_id),
-                  str(a.scorecard_id), a.unit_code, a.item_code, a.kind, a.old_value,
-                  a.new_value, a.actor_id, a.actor_role, a.reason, a.decision_ref)
-                 for a in audit])
+            self._append(cur, f"pv_audit_g{generation}", AUDIT_COLUMNS, [
+                (a.position, a.event_id, iso(a.recorded_at), str(a.cycle_id),
+                 str(a.scorecard_id), a.unit_code, a.item_code, a.kind, a.old_value,
+                 a.new_value, a.actor_id, a.actor_role, a.reason, a.decision_ref)
+                for a in audit])
         if times:
-            cur.executemany(f"INSERT INTO pv_event_times_g{generation} (position, recorded_at) "
-                            "VALUES (%s, %s)", [(p, iso(t)) for p, t in times])
+            self._append(cur, f"pv_event_times_g{generation}", ("position", "recorded_at"),
+                         [(p, iso(t)) for p, t in times])
         cur.execute(f"INSERT INTO pv_tracking_g{generation} (view_name, position) VALUES "
                     "(%s, %s) ON CONFLICT (view_name) DO UPDATE SET position = excluded.position "
                     f"WHERE pv_tracking_g{generation}.position < excluded.position",
@@ -221,6 +220,19 @@ class ViewStore:
         if cur.rowcount == 0:
             # Tracking only moves forward: a second writer must not apply a batch twice.
             raise StaleBatch(f"generation {generation} is already at or past {position}")
+
+
+    def _append(self, cur: Any, table: str, names: Sequence[str],
+                rows: list[tuple[Any, ...]]) -> None:
+        """Append rows: COPY on PostgreSQL (an order of magnitude faster than INSERTs for a
+        rebuild's hundreds of thousands of audit rows), executemany on SQLite."""
+        if self.kind == "postgresql":
+            with cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        cur.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES "
+                        f"({', '.join(['%s'] * len(names))})", rows)
 
 
 class StaleBatch(Exception):
