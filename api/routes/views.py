@@ -109,9 +109,13 @@ def _public_scorecard(view: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/cycles", summary="Assessment cycles",
             responses=ok_list(CycleView, "every cycle the token may see"))
-def list_cycles(request: Request, read_model: ReadModelDep, actor: ActorDep) -> Response:
+def list_cycles(request: Request, read_model: ReadModelDep, actor: ActorDep,
+                min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description=(
+                    "wait (up to 5 s) until the views include this global position"))] = None,
+                ) -> Response:
     """Cycles by province and year with their phase, groups and schedule (published cycles
     only for integrators)."""
+    read_model.wait_for(min_position)
     cycles = read_model.cycles()
     if actor.role.value == "integrator":
         cycles = [c for c in cycles if scope.published(c)]
