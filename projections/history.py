@@ -72,12 +72,16 @@ class HistoricRows:
     def scorecard_rows(self, cycle_id: UUID) -> list[dict[str, Any]]:
         return [normal(self.board.scorecard_row(card)) for card in self._cards(cycle_id)]
 
-    def standing_rows(self, cycle_id: UUID) -> list[dict[str, Any]]:
-        return [normal(self.board.standing_row(card)) for card in self._cards(cycle_id)]
+    def standing_rows(self, cycle_id: UUID, group_code: str | None = None
+                      ) -> list[dict[str, Any]]:
+        return [normal(self.board.standing_row(card))
+                for card in self._cards(cycle_id, group_code)]
 
-    def _cards(self, cycle_id: UUID) -> list[Scorecard]:
+    def _cards(self, cycle_id: UUID, group_code: str | None = None) -> list[Scorecard]:
+        """The cycle's scorecards (of one group) at the position; only those are rebuilt."""
         cycle = self.cycle_aggregate(cycle_id)
-        ids = [unit["scorecard_id"] for unit in cycle.units.values()]
+        ids = [unit["scorecard_id"] for unit in cycle.units.values()
+               if group_code is None or unit["group"] == group_code]
         versions = versions_at(self.app, self.views, ids, self.position)
         return [self.app.repository.get(i, version=versions[i]) for i in ids if i in versions]
 

@@ -166,8 +166,7 @@ class ReadModel:
         source, position = self._source(as_of)
         cycle = source.cycle_row(cycle_ref)
         group = _group(cycle, group_code)
-        standings = [_standing(row) for row in source.standing_rows(cycle_ref)
-                     if row["group_code"] == group_code]
+        standings = [_standing(row) for row in source.standing_rows(cycle_ref, group_code)]
         previous, previous_scheme = self._previous(source, cycle, group_code)
         ranking = rank_group(standings, RankingRule(cycle["ranking_rule"]),
                              group["classification"], previous, previous_scheme)
@@ -298,8 +297,7 @@ class ReadModel:
         groups = {g["code"]: g for g in previous_cycle["detail"]["groups"]}
         if group_code not in groups:
             return None, None
-        rows = [r for r in source.standing_rows(UUID(previous_cycle["cycle_id"]))
-                if r["group_code"] == group_code]
+        rows = source.standing_rows(UUID(previous_cycle["cycle_id"]), group_code)
         ranking = rank_group([_standing(r) for r in rows],
                              RankingRule(previous_cycle["ranking_rule"]),
                              groups[group_code]["classification"])

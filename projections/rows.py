@@ -86,9 +86,11 @@ class LiveRows:
     def scorecard_rows(self, cycle_id: UUID) -> list[dict[str, Any]]:
         return self._select("scorecards", "cycle_id = %s", (str(cycle_id),))
 
-    def standing_rows(self, cycle_id: UUID) -> list[dict[str, Any]]:
-        return self._select("scorecards", "cycle_id = %s", (str(cycle_id),),
+    def standing_rows(self, cycle_id: UUID, group_code: str | None = None
+                      ) -> list[dict[str, Any]]:
+        rows = self._select("scorecards", "cycle_id = %s", (str(cycle_id),),
                             names=STANDING_COLUMNS)
+        return [row for row in rows if group_code is None or row["group_code"] == group_code]
 
     def scorecard_row(self, scorecard_id: UUID) -> dict[str, Any]:
         rows = self._select("scorecards", "scorecard_id = %s", (str(scorecard_id),))

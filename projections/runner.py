@@ -194,6 +194,9 @@ def rebuild(app: ParIndex, views: ViewStore, *, chunk: int = 10_000,
     views.create_generation(generation)
     board = Scoreboard()
     position = events = unflushed = flushed = 0
+    # Rows are derived once, at the end: nobody reads this generation before it is complete,
+    # so intermediate flushes only append audit rows and event times (bounded memory).
+    unwritten: set[UUID] = set()
     while True:
         batch = app.recorder.select_notifications(start=position, limit=chunk,
                                                   inclusive_of_start=False)
@@ -205,10 +208,11 @@ def rebuild(app: ParIndex, views: ViewStore, *, chunk: int = 10_000,
         events += len(batch)
         unflushed += len(batch)
         if unflushed >= flush_every:
-            flushed = _flush(views, generation, board, position)
+            flushed = _flush(views, generation, board, position, unwritten, rows=False)
             unflushed = 0
-    if position > flushed:
-        _flush(views, generation, board, position)
+    if position > flushed or unwritten:
+        _flush(views, generation, board, position if position > flushed else None, unwritten,
+               rows=True)
     runner = ViewRunner(app, views)
     activated = runner.lock.try_acquire()
     try:
@@ -228,8 +232,13 @@ def rebuild(app: ParIndex, views: ViewStore, *, chunk: int = 10_000,
                          seconds=time.perf_counter() - started, activated=activated)
 
 
-def _flush(views: ViewStore, generation: int, board: Scoreboard, position: int) -> int:
+def _flush(views: ViewStore, generation: int, board: Scoreboard, position: int | None,
+           unwritten: set[UUID], *, rows: bool) -> int | None:
     changed, audit, times = board.take_changes()
+    unwritten |= changed
+    derived = board.rows(unwritten) if rows else {}
     with views.transaction() as cur:
-        views.write(cur, generation, board.rows(changed), audit, times, position)
+        views.write(cur, generation, derived, audit, times, position)
+    if rows:
+        unwritten.clear()
     return position

@@ -88,7 +88,10 @@ class ViewStore:
                 kwargs={"host": env["POSTGRES_HOST"], "port": env["POSTGRES_PORT"],
                         "dbname": env["POSTGRES_DBNAME"], "user": env["POSTGRES_USER"],
                         "password": env["POSTGRES_PASSWORD"] or None,
-                        "options": f"-c search_path={self.schema}"},
+                        # Audit rows of one cycle sit in long runs of positions; with the
+                        # default random_page_cost the planner scans the position key and
+                        # filters, 100x slower than the (cycle_id, position) index.
+                        "options": f"-c search_path={self.schema} -c random_page_cost=1.1"},
                 min_size=1, max_size=int(env.get("POSTGRES_POOL_SIZE", "2"))
                 + int(env.get("POSTGRES_MAX_OVERFLOW", "8")), open=True, timeout=10)
         else:
@@ -191,7 +194,7 @@ class ViewStore:
 
     def write(self, cur: Any, generation: int, rows: dict[str, list[dict[str, Any]]],
               audit: Sequence[AuditRow], times: Sequence[tuple[int, datetime]],
-              position: int) -> None:
+              position: int | None) -> None:
         """Upsert derived rows, append audit rows and event times, move the tracking position —
         all on `cur`, inside the caller's transaction."""
         for table, table_rows in rows.items():
@@ -213,6 +216,8 @@ class ViewStore:
         if times:
             self._append(cur, f"pv_event_times_g{generation}", ("position", "recorded_at"),
                          [(p, iso(t)) for p, t in times])
+        if position is None:
+            return  # rows only: a rebuild's final derivation at an already-tracked position
         cur.execute(f"INSERT INTO pv_tracking_g{generation} (view_name, position) VALUES "
                     "(%s, %s) ON CONFLICT (view_name) DO UPDATE SET position = excluded.position "
                     f"WHERE pv_tracking_g{generation}.position < excluded.position",
