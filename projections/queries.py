@@ -130,6 +130,8 @@ class ReadModel:
     # -- views --------------------------------------------------------------------------------
 
     def cycles(self) -> list[dict[str, Any]]:
+        if self.views.active_generation() is None:
+            return []  # no runner has created the views yet: nothing to list
         return LiveRows(self.views, self.generation()).cycle_rows()
 
     def cycle(self, cycle_ref: UUID, as_of: AsOf | None = None) -> dict[str, Any]:

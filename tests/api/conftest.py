@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -38,6 +39,9 @@ def http(store_url: str, clock, tmp_path, monkeypatch) -> Iterator[Http]:
     views = ViewStore(app.settings)
     runner = ViewRunner(app, views, idle_seconds=0.02)
     thread, stop = runner.start_thread()
+    deadline = time.monotonic() + 10
+    while runner.status.generation is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the runner creates the first view generation
     try:
         with TestClient(create_app(app, views, runner)) as client:
             yield Http(client=client, app=app, views=views, runner=runner)
