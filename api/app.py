@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api import __version__, errors
+from api import __version__, errors, observability
 from api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from api.jwt import JwtVerifier
 from api.routes import (
@@ -17,6 +17,7 @@ from api.routes import (
     feed,
     frameworks,
     health,
+    integrity,
     outputs,
     scorecards,
     surveys,
@@ -82,8 +83,10 @@ def create_app(parindex: ParIndex | None = None, view_store: ViewStore | None = 
                   lifespan=lifespan, openapi_tags=TAGS)
     errors.install(app)
     app.add_middleware(IdempotencyMiddleware)
-    for module in (health, frameworks, cycles, scorecards, surveys, views, outputs, feed):
+    for module in (health, frameworks, cycles, scorecards, surveys, views, outputs, feed,
+                   integrity):
         app.include_router(module.router)
+    observability.install(app)  # request ids, JSON access log, /metrics, /livez, /readyz
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     if parindex is not None:
         attach(app, parindex, view_store or ViewStore(parindex.settings), runner)
@@ -100,6 +103,8 @@ def attach(app: FastAPI, parindex: ParIndex, view_store: ViewStore,
     app.state.blobs = BlobStore(blob_dir())
     app.state.runner = runner
     app.state.jwt = JwtVerifier.from_env()
+    app.state.checkpointer = getattr(app.state, "checkpointer", None)
+    app.state.integrity_monitor = getattr(app.state, "integrity_monitor", None)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -38,6 +38,7 @@ def current_actor(request: Request, credentials: Annotated[
         actor = request.app.state.parindex.authenticate(secret)
     if actor is None:
         raise Unauthenticated("the token is unknown or revoked")
+    request.state.actor = actor  # the access log's `actor` (api/observability.py)
     return actor
 
 

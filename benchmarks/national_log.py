@@ -18,7 +18,8 @@ How each act is written:
   has only single-item commands: the later self-score edit rounds together with evidence
   attachments and withdrawals, and the explanations with their supplementary evidence. The same
   public `Scorecard` methods the API calls are used, with the cycle's `UnitContext` at the
-  simulated time and the published framework tree.
+  simulated time and the published framework tree. After each direct step the generator goes
+  on with a newly started ParIndex (see `_restart`).
 
 The volume is set by `Plan`: the number of self-score edit rounds adapts so the log ends just
 above the target (every edit changes the item's note, so an edited item is always one event).
@@ -174,7 +175,7 @@ class GenerationReport:
 class NationalLog:
     def __init__(self, app: ParIndex, plan: Plan, log: Callable[[str], None] = print,
                  seed: str = "parindex-national-bench") -> None:
-        self.app = app
+        self.app = self.given = app
         self.plan = plan
         self.log = log
         self.rng = random.Random(seed)
@@ -192,7 +193,7 @@ class NationalLog:
     # -- driver -------------------------------------------------------------------------------
 
     def run(self) -> GenerationReport:
-        original = self.app.clock
+        given, original = self.app, self.app.clock
         self.app.clock = self.clock
         self.started = time.perf_counter()
         try:
@@ -202,7 +203,14 @@ class NationalLog:
                          self.corrections):
                 step()
         finally:
+            if self.app is not given:
+                self.app.close()
+                self.app = given
             self.app.clock = original
+        for province in self.provinces:  # the working state is not needed any more
+            for unit in province.units:
+                unit.declared, unit.files, unit.round1, unit.explained = {}, {}, {}, set()
+        self.cards.clear()
         return GenerationReport(self.plan, self.head(), time.perf_counter() - self.started,
                                 self.rounds, self.last_share, self.steps, self.provinces,
                                 self.trees)
@@ -224,6 +232,17 @@ class NationalLog:
         if cycle is None:
             cycle = self.cycles[province.cycle_id] = self.app.cycle(province.cycle_id)
         return cycle
+
+    def _restart(self) -> None:
+        """Continue on a newly started application after a direct step, as a service would
+        after a batch job: with an empty aggregate cache its next commands load scorecards
+        from their latest snapshot, where the old cache would fast-forward its stale copies
+        through every event the direct step wrote."""
+        fresh = ParIndex(self.app.settings)
+        fresh.clock = self.clock
+        if self.app is not self.given:
+            self.app.close()
+        self.app = fresh
 
     def _fresh(self, units: list[Unit]) -> list[Scorecard]:
         """Working copies as the store holds them now (after API commands touched them)."""
@@ -355,6 +374,7 @@ class NationalLog:
                 break
         else:
             self.log(f"  the {MAX_ROUNDS}-round cap was reached before the target")
+        self._restart()
         self._deadline()
 
     def _round_estimate(self, share: float) -> float:
@@ -510,6 +530,7 @@ class NationalLog:
                                  EXPLANATIONS[node.method.kind].format(ref=ref))
                     unit.explained.add(code)
             self.app.save(*cards)
+        self._restart()
         self._move(at(1, 12, 10, 5, year=YEAR + 1))
         for province in self.provinces:
             self.app.advance_phase(province.secretariat, province.cycle_id, Phase.APPRAISAL_2)

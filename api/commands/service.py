@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from api.cli import log, open_parindex
+from api.cli import CannotStart, log, open_parindex
 from api.commands.outputs import demo_hint
 
 
@@ -14,19 +14,31 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.observability import configure_logging, logging_config
     from projections.runner import ViewRunner
     from projections.store import ViewStore
 
+    try:
+        configure_logging(args.log_level)  # JSON lines unless PARINDEX_LOG_FORMAT=text
+    except ValueError as error:
+        raise CannotStart(str(error)) from None
     parindex = open_parindex()
     views = ViewStore(parindex.settings)
     log.info("store: %s", parindex.settings.description)
     runner = None if args.no_projections else ViewRunner(parindex, views)
-    thread, stop = runner.start_thread() if runner else (None, None)
+    checkpointer, monitor = _integrity(parindex)
+    loops = [runner.start_thread()] if runner else []
+    if checkpointer is not None:
+        loops.append(checkpointer.start_thread())
+    loops.append(monitor.start_thread())
     try:
-        uvicorn.run(create_app(parindex, views, runner), host=args.host, port=args.port,
-                    log_level=args.log_level)
+        app = create_app(parindex, views, runner)
+        app.state.checkpointer = checkpointer
+        app.state.integrity_monitor = monitor
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                    log_config=logging_config(args.log_level), access_log=False)
     finally:
-        if stop is not None and thread is not None:
+        for thread, stop in loops:
             stop.set()
             thread.join(timeout=10)
         views.close()
@@ -34,12 +46,34 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _integrity(parindex: Any) -> tuple[Any, Any]:
+    """The signed-checkpoint loop (when a signing key is configured) and the periodic
+    verification whose result /health shows (docs/integrity.md)."""
+    from domain.store.checkpoints import CheckpointError
+    from domain.store.config import blob_dir
+    from domain.store.integrity import Checkpointer, IntegrityMonitor, evidence_refs_by_mapper
+
+    try:
+        checkpointer = Checkpointer.from_env(parindex.recorder)
+    except CheckpointError as error:
+        raise CannotStart(f"signing key: {error}") from None
+    monitor = IntegrityMonitor.from_env(parindex.recorder, blob_dir=blob_dir(),
+                                        evidence_refs=evidence_refs_by_mapper(parindex.mapper))
+    return checkpointer, monitor
+
+
 def project(args: argparse.Namespace) -> int:
     """Run the projection runner in the foreground until SIGTERM or Ctrl-C."""
     import signal
 
+    from api.observability import configure_logging
     from projections.runner import ViewRunner
     from projections.store import ViewStore
+
+    try:
+        configure_logging()  # JSON lines unless PARINDEX_LOG_FORMAT=text
+    except ValueError as error:
+        raise CannotStart(str(error)) from None
 
     parindex = open_parindex()
     views = ViewStore(parindex.settings)

@@ -39,6 +39,10 @@ class Health(BaseModel):
     views: list[ViewStatus]
     runner: dict[str, object] | None = Field(
         default=None, description="this process's projection runner, when it runs one")
+    integrity: dict[str, object] | None = Field(
+        default=None, description="the last verification of the hash chain and evidence files "
+        "(state pending | ok | failed | error, verified position and time), when this process "
+        "runs the monitor")
 
 
 @router.get("/health", response_model=Health, summary="Service, store and view status")
@@ -47,7 +51,10 @@ def health(parindex: ParIndexDep, read_model: ReadModelDep, request: Request) ->
     runner shows here."""
     head = parindex.recorder.max_notification_id() or 0
     runner = request.app.state.runner
-    return Health(status="ok", version=__version__,
+    monitor = getattr(request.app.state, "integrity_monitor", None)
+    integrity = None if monitor is None else dict(monitor.status())
+    status = "failed" if integrity is not None and integrity.get("ok") is False else "ok"
+    return Health(status=status, version=__version__, integrity=integrity,
                   store=StoreStatus(kind=parindex.settings.kind,
                                     url=parindex.settings.description, head_position=head),
                   views=[ViewStatus(**read_model.status())],

@@ -119,7 +119,9 @@ def sqlite_settings(url: str) -> StoreSettings:
     except OSError as error:
         raise StoreConfigurationError(f"cannot create the directory of {path}: {error}") from None
     env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path),
-           "SQLITE_LOCK_TIMEOUT": "10"}
+           "SQLITE_LOCK_TIMEOUT": "10",
+           # hashes every event in its own transaction (docs/integrity.md)
+           "APPLICATION_RECORDER_TOPIC": "domain.store.recorders:SQLiteIntegrityRecorder"}
     return StoreSettings(url=url, kind="sqlite", library_env=env)
 
 
@@ -147,6 +149,8 @@ def postgres_settings(url: str) -> StoreSettings:
         "POSTGRES_MAX_OVERFLOW": "38",
         "POSTGRES_LOCK_TIMEOUT": "5",
         "POSTGRES_CONNECT_TIMEOUT": "10",
+        # hashes every event in its own transaction, under the table lock (docs/integrity.md)
+        "APPLICATION_RECORDER_TOPIC": "domain.store.recorders:PostgresIntegrityRecorder",
     }
     for key, values in parse_qs(parts.query, keep_blank_values=True).items():
         if key not in _PG_OPTIONS:

@@ -1,0 +1,718 @@
+"""Application recorders that hash every event in the transaction that stores it.
+
+`SQLiteIntegrityRecorder` and `PostgresIntegrityRecorder` extend the library's application
+recorders (eventsourcing 9.5.6). Their insert path, after the events rows are inserted and
+their global positions known, reads the head of the integrity table and inserts one row per
+event — `(position, leaf_index, leaf_hash, chain_hash)`, see `domain/store/merkle.py` — in the
+SAME transaction: the events and their hashes commit together or not at all, so no event ever
+exists unhashed. On PostgreSQL this happens under the library's `LOCK TABLE ... IN EXCLUSIVE
+MODE` of the events table and inside its pipeline: the events' own INSERT ... RETURNING also
+returns the integrity head (so no statement or round trip is added for it), and the integrity
+rows travel with the COMMIT. SQLite has one writer at a time.
+
+The recorders also create, with the tables:
+- `<app>_integrity` (SQLite: `stored_integrity`) and `<app>_checkpoints` (signed tree heads);
+- guards: triggers that refuse UPDATE, DELETE and (PostgreSQL) TRUNCATE on the events,
+  integrity and checkpoint tables. They stop the application and mistakes; an operator with
+  the owner's or a superuser's rights can still drop them, which the verifier catches.
+
+A store that already held events before integrity existed (an empty integrity table, a
+non-empty events table) is adopted once, at start: its events are hashed as they stand then,
+with a warning in the log.
+
+Selected with the library setting `APPLICATION_RECORDER_TOPIC` (see `domain/store/config.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import struct
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from eventsourcing.persistence import PersistenceError, ProgrammingError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composed, Identifier, Literal
+
+from domain.store.merkle import (
+    ENTRY_HEAD,
+    ENTRY_LENGTH,
+    ENTRY_MIDDLE,
+    ENTRY_TAG,
+    ID_TEXT,
+    ID_UUID,
+    ZERO_HASH,
+    id_bytes,
+)
+
+log = logging.getLogger("parindex.integrity")
+
+BATCH = 10_000
+_HEAD_NUMBERS = struct.Struct(">qq")
+
+
+class IntegrityViolation(PersistenceError):
+    """The integrity table cannot be extended consistently (it or the events table was changed
+    behind the application's back); the save is rolled back."""
+
+
+class IntegrityRow(NamedTuple):
+    position: int
+    leaf_index: int
+    leaf_hash: bytes
+    chain_hash: bytes
+
+
+class EntryRow(NamedTuple):
+    """An events row as hashed: the id as its kind and raw bytes."""
+
+    position: int
+    id_kind: int
+    id_raw: bytes
+    originator_version: int
+    topic: str
+    state: bytes
+
+    @property
+    def originator_id(self) -> UUID | str:
+        if self.id_kind == ID_UUID:
+            return UUID(bytes=self.id_raw)
+        return self.id_raw.decode("utf-8")
+
+
+RawEntry = tuple[int, bytes, int, str, bytes]
+
+
+NewRow = tuple[int, int, bytes, bytes]  # position, leaf_index, leaf_hash, chain_hash
+
+
+def hash_new_events(head: IntegrityRow | None,
+                    events: Sequence[tuple[int, UUID | str, int, str, bytes]]
+                    ) -> list[NewRow]:
+    """Integrity rows continuing `head` for (position, originator_id, version, topic, state),
+    in position order. This runs in every insert transaction, so `merkle.entry_bytes` is
+    inlined here (the golden test in tests/integrity/test_merkle.py pins the encoding)."""
+    if any(events[i][0] >= events[i + 1][0] for i in range(len(events) - 1)):
+        events = sorted(events, key=lambda e: e[0])
+    sha256 = hashlib.sha256
+    pack_head, pack_middle, pack_length = ENTRY_HEAD.pack, ENTRY_MIDDLE.pack, ENTRY_LENGTH.pack
+    index = -1 if head is None else head[1]
+    last = 0 if head is None else head[0]
+    chain = ZERO_HASH if head is None else head[3]
+    rows = []
+    for position, originator_id, version, topic, state in events:
+        if position <= last:
+            raise IntegrityViolation(
+                f"new event at position {position} is not after the integrity log's head "
+                f"(position {last}): events were deleted and positions reused; run "
+                "`parindex verify`")
+        if originator_id.__class__ is UUID:
+            kind, raw = ID_UUID, originator_id.bytes  # type: ignore[union-attr]
+        else:
+            kind, raw = id_bytes(originator_id)
+        topic_raw = topic.encode("utf-8")
+        leaf = sha256(b"".join((b"\x00", pack_head(ENTRY_TAG, position, kind, len(raw)), raw,
+                                pack_middle(version, len(topic_raw)), topic_raw,
+                                pack_length(len(state)), state))).digest()
+        chain = sha256(chain + leaf).digest()
+        index += 1
+        last = position
+        rows.append((position, index, leaf, chain))
+    return rows
+
+
+def integrity_names(events_table_name: str) -> tuple[str, str, str]:
+    """(integrity table, checkpoints table, guard prefix) beside an events table."""
+    prefix = events_table_name.removesuffix("events").rstrip("_") or events_table_name
+    return f"{prefix}_integrity", f"{prefix}_checkpoints", prefix
+
+
+class IntegrityRecorder(ABC):
+    """What the integrity services need from a recorder, whatever the store."""
+
+    events_table_name: str
+    integrity_table_name: str
+    checkpoints_table_name: str
+
+    id_kind: int  # how this store's originator ids enter the entry (merkle.ID_UUID/ID_TEXT)
+
+    @abstractmethod
+    def select_entries(self, after: int, limit: int, stop: int | None = None
+                       ) -> list[RawEntry]:
+        """Events rows with after < position <= stop, in position order, as
+        (position, id bytes, originator_version, topic, state) tuples (fast to hash)."""
+
+    @abstractmethod
+    def select_integrity(self, after: int, limit: int, stop: int | None = None
+                         ) -> list[IntegrityRow]:
+        """Integrity rows with after < position <= stop, in position order."""
+
+    @abstractmethod
+    def max_notification_id(self) -> int | None: ...
+
+    @abstractmethod
+    def integrity_row(self, position: int) -> IntegrityRow | None: ...
+
+    @abstractmethod
+    def integrity_head(self) -> IntegrityRow | None: ...
+
+    @abstractmethod
+    def entry(self, position: int) -> EntryRow | None: ...
+
+    @abstractmethod
+    def insert_checkpoint(self, tree_size: int, signed_at: datetime, document: str) -> bool:
+        """Store a signed checkpoint; False if one of that size exists already."""
+
+    @abstractmethod
+    def checkpoint_documents(self, limit: int | None = None) -> list[str]:
+        """Stored checkpoints (JSON), newest (largest) first."""
+
+    @abstractmethod
+    def checkpoint_document(self, tree_size: int) -> str | None: ...
+
+    def log_end(self) -> int:
+        """The largest position in the events or the integrity table (0 when empty)."""
+        head = self.integrity_head()
+        return max(head.position if head else 0, self.max_notification_id() or 0)
+
+    def iter_entries(self, after: int = 0, stop: int | None = None,
+                     batch: int = BATCH) -> Iterator[RawEntry]:
+        """Events rows after `after` up to `stop` (default: the end of the log now), in
+        position order, the next window read in a thread while this one is consumed."""
+        return _prefetched(self.select_entries, after,
+                           self.log_end() if stop is None else stop, batch)
+
+    def iter_integrity(self, after: int = 0, stop: int | None = None,
+                       batch: int = BATCH) -> Iterator[IntegrityRow]:
+        return _prefetched(self.select_integrity, after,
+                           self.log_end() if stop is None else stop, batch)
+
+
+def _window(after: int, limit: int, stop: int | None) -> int:
+    """The upper bound of the position window (after, after + limit], capped at `stop`: the
+    database scans at most `limit` positions whatever its statistics say."""
+    return min(after + limit, (1 << 63) - 1 if stop is None else stop)
+
+
+def _prefetched(select: Callable[[int, int, int | None], list[Any]], after: int,
+                stop: int, batch: int) -> Iterator[Any]:
+    """Rows of the windows (after, after+batch], (after+batch, after+2*batch], ... up to
+    `stop`, the next window fetched in a thread while this one is consumed."""
+    results: queue.Queue[Any] = queue.Queue(maxsize=2)
+    closed = threading.Event()
+    done = object()
+
+    def hand_over(item: Any) -> None:
+        while not closed.is_set():
+            try:
+                results.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def fetch() -> None:
+        start = after
+        try:
+            while start < stop and not closed.is_set():
+                hand_over(select(start, batch, stop))
+                start = _window(start, batch, stop)
+            hand_over(done)
+        except BaseException as error:
+            hand_over(error)
+
+    thread = threading.Thread(target=fetch, name="parindex-integrity-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            rows = results.get()
+            if rows is done:
+                return
+            if isinstance(rows, BaseException):
+                raise rows
+            yield from rows
+    finally:
+        closed.set()
+
+
+# -- SQLite ------------------------------------------------------------------------------------
+
+
+class SQLiteIntegrityRecorder(SQLiteApplicationRecorder, IntegrityRecorder):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        (self.integrity_table_name, self.checkpoints_table_name,
+         self.guard_prefix) = integrity_names(events_table_name)
+        super().__init__(datastore, events_table_name)
+        integrity = self.integrity_table_name
+        self._select_head = (f"SELECT position, leaf_index, leaf_hash, chain_hash FROM {integrity}"
+                             " ORDER BY position DESC LIMIT 1")
+        self._insert_integrity = (f"INSERT INTO {integrity} (position, leaf_index, leaf_hash, "
+                                  "chain_hash) VALUES (?, ?, ?, ?)")
+        self._head: IntegrityRow | None = None  # what this recorder last wrote (a hint)
+        self._uuid_ids = datastore.originator_id_type == "uuid"
+        self.id_kind = ID_UUID if self._uuid_ids else ID_TEXT
+
+    def construct_create_table_statements(self) -> list[str]:
+        integrity, checkpoints, _ = integrity_names(self.events_table_name)
+        statements = super().construct_create_table_statements()
+        statements += [
+            f"CREATE TABLE IF NOT EXISTS {integrity} (position INTEGER PRIMARY KEY, "
+            "leaf_index INTEGER NOT NULL, leaf_hash BLOB NOT NULL, "
+            "chain_hash BLOB NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {checkpoints} (tree_size INTEGER PRIMARY KEY, "
+            "signed_at TEXT NOT NULL, document TEXT NOT NULL)",
+        ]
+        for table in (self.events_table_name, integrity, checkpoints):
+            for operation in ("UPDATE", "DELETE"):
+                statements.append(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{operation.lower()} BEFORE "
+                    f"{operation} ON {table} BEGIN SELECT RAISE(ABORT, 'parindex: {operation} "
+                    f"on {table} refused: the table is append-only'); END")
+        return statements
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.adopt_unhashed_events()
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> Sequence[int] | None:
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        if not stored_events:
+            return positions
+        assert positions is not None and len(positions) == len(stored_events)
+        events = [(position, s.originator_id, s.originator_version, s.topic, s.state)
+                  for position, s in zip(positions, stored_events, strict=True)]
+        head = self._head
+        if head is None or events[0][0] != head.position + 1:
+            # SQLite gives a new row the largest rowid plus one: only when the first new
+            # position follows the head this recorder last wrote is that head still the log's
+            # (nothing appended since, nothing rolled back); otherwise read it.
+            c.execute(self._select_head)
+            found = c.fetchone()
+            head = IntegrityRow(*found) if found else None
+        rows = hash_new_events(head, events)
+        if len(rows) == 1:
+            c.execute(self._insert_integrity, rows[0])
+        else:
+            c.executemany(self._insert_integrity, rows)
+        self._head = IntegrityRow(*rows[-1])
+        return positions
+
+    def adopt_unhashed_events(self) -> int:
+        """Hash the events of a store written before integrity existed (once: only while the
+        integrity table is empty). Returns how many were adopted."""
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                cursor.execute(f"SELECT 1 FROM {self.integrity_table_name} LIMIT 1")
+                if cursor.fetchone() is not None:
+                    conn.rollback()
+                    return 0
+                adopted, after, head = 0, 0, None
+                while True:
+                    cursor.execute(
+                        f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+                        f"{self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                        (after, BATCH))
+                    batch = [(row[0], self.convert_originator_id(row[1]), row[2], row[3],
+                              row[4]) for row in cursor.fetchall()]
+                    if not batch:
+                        break
+                    rows = hash_new_events(head, batch)
+                    cursor.executemany(self._insert_integrity, rows)
+                    head = IntegrityRow(*rows[-1])
+                    after, adopted = head.position, adopted + len(rows)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        if adopted:
+            log.warning("integrity: adopted %d events stored before the integrity log existed "
+                        "(hashed as they stand now, up to position %d)", adopted, after)
+        return adopted
+
+    # reads
+
+    def _rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        with self.datastore.transaction(commit=False) as c:
+            c.sqlite_cursor.row_factory = None  # plain tuples
+            c.execute(statement, params)
+            return c.fetchall()
+
+    def _raw_entries(self, rows: list[Any]) -> list[RawEntry]:
+        if self._uuid_ids:
+            fromhex = bytes.fromhex
+            return [(r[0], fromhex(r[1]), r[2], r[3], r[4]) for r in rows]
+        return [(r[0], r[1].encode("utf-8"), r[2], r[3], r[4]) for r in rows]
+
+    def select_entries(self, after: int, limit: int, stop: int | None = None
+                       ) -> list[RawEntry]:
+        return self._raw_entries(self._rows(
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+            f"{self.events_table_name} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?",
+            (after, _window(after, limit, stop), limit)))
+
+    def entry(self, position: int) -> EntryRow | None:
+        rows = self._raw_entries(self._rows(
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+            f"{self.events_table_name} WHERE rowid = ?", (position,)))
+        return EntryRow(rows[0][0], self.id_kind, *rows[0][1:]) if rows else None
+
+    def select_integrity(self, after: int, limit: int, stop: int | None = None
+                         ) -> list[IntegrityRow]:
+        rows = self._rows(f"SELECT position, leaf_index, leaf_hash, chain_hash FROM "
+                          f"{self.integrity_table_name} WHERE position > ? AND position <= ? "
+                          "ORDER BY position LIMIT ?", (after, _window(after, limit, stop), limit))
+        return [IntegrityRow(*row) for row in rows]
+
+    def integrity_row(self, position: int) -> IntegrityRow | None:
+        rows = self._rows(f"SELECT position, leaf_index, leaf_hash, chain_hash FROM "
+                          f"{self.integrity_table_name} WHERE position = ?", (position,))
+        return IntegrityRow(*rows[0]) if rows else None
+
+    def integrity_head(self) -> IntegrityRow | None:
+        rows = self._rows(self._select_head, ())
+        return IntegrityRow(*rows[0]) if rows else None
+
+    def insert_checkpoint(self, tree_size: int, signed_at: datetime, document: str) -> bool:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"INSERT OR IGNORE INTO {self.checkpoints_table_name} (tree_size, "
+                      "signed_at, document) VALUES (?, ?, ?)",
+                      (tree_size, signed_at.isoformat(), document))
+            c.execute("SELECT changes()")
+            return bool(c.fetchone()[0])
+
+    def checkpoint_documents(self, limit: int | None = None) -> list[str]:
+        rows = self._rows(f"SELECT document FROM {self.checkpoints_table_name} ORDER BY "
+                          "tree_size DESC LIMIT ?", (-1 if limit is None else limit,))
+        return [row[0] for row in rows]
+
+    def checkpoint_document(self, tree_size: int) -> str | None:
+        rows = self._rows(f"SELECT document FROM {self.checkpoints_table_name} WHERE "
+                          "tree_size = ?", (tree_size,))
+        return rows[0][0] if rows else None
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------
+
+
+class _AbortInsert(BaseException):
+    """Carries an error out of the library's insert path, past its `except Exception` (which
+    would otherwise let the transaction commit), so the transaction rolls back."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(error)
+        self.error = error
+
+
+class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
+    def __init__(self, datastore: PostgresDatastore, *,
+                 events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        if datastore.enable_db_functions:
+            raise ProgrammingError("POSTGRES_ENABLE_DB_FUNCTIONS inserts events without the "
+                                   "recorder's integrity rows; parindex needs it off")
+        (self.integrity_table_name, self.checkpoints_table_name,
+         self.guard_prefix) = integrity_names(events_table_name)
+        for name in (self.integrity_table_name, self.checkpoints_table_name,
+                     f"{self.checkpoints_table_name}_no_truncate"):
+            self.check_identifier_length(name)
+        schema = Identifier(datastore.schema)
+        events = Identifier(self.events_table_name)
+        integrity = Identifier(self.integrity_table_name)
+        checkpoints = Identifier(self.checkpoints_table_name)
+        self._events_sql = (schema, events)
+        self._select_head = SQL(
+            "SELECT position, leaf_index, leaf_hash, chain_hash FROM {}.{} "
+            "ORDER BY position DESC LIMIT 1").format(schema, integrity)
+        # The head of the integrity log, returned by the events' own INSERT (an InitPlan: read
+        # once per statement, after the table lock, in the statement's fresh snapshot).
+        self.insert_events_statement += SQL(
+            ", (SELECT int8send(position) || int8send(leaf_index) || chain_hash FROM {}.{} "
+            "ORDER BY position DESC LIMIT 1) AS integrity_head").format(schema, integrity)
+        self._insert_integrity = SQL(
+            "INSERT INTO {}.{} (position, leaf_index, leaf_hash, chain_hash) "
+            "SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[], %b::bytea[])"
+        ).format(schema, integrity)
+        self._insert_integrity_row = SQL(
+            "INSERT INTO {}.{} (position, leaf_index, leaf_hash, chain_hash) "
+            "VALUES (%b, %b, %b, %b)").format(schema, integrity)
+        self._insert_sql: tuple[bytes, bytes] | None = None
+        id_expr = SQL("uuid_send(originator_id)" if datastore.originator_id_type == "uuid"
+                      else "convert_to(originator_id, 'UTF8')")
+        self.id_kind = ID_UUID if datastore.originator_id_type == "uuid" else ID_TEXT
+        select_entries = SQL("SELECT notification_id, {}, originator_version, topic, state "
+                             "FROM {}.{} ").format(id_expr, schema, events)
+        self._select_entries = select_entries + SQL(
+            "WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id "
+            "LIMIT %s")
+        self._select_entry = select_entries + SQL("WHERE notification_id = %s")
+        select_integrity = SQL("SELECT position, leaf_index, leaf_hash, chain_hash "
+                               "FROM {}.{} ").format(schema, integrity)
+        self._select_integrity = select_integrity + SQL(
+            "WHERE position > %s AND position <= %s ORDER BY position LIMIT %s")
+        self._select_integrity_row = select_integrity + SQL("WHERE position = %s")
+        self._insert_checkpoint = SQL(
+            "INSERT INTO {}.{} (tree_size, signed_at, document) VALUES (%s, %s, %s) "
+            "ON CONFLICT (tree_size) DO NOTHING").format(schema, checkpoints)
+        self._select_checkpoints = SQL(
+            "SELECT document FROM {}.{} ORDER BY tree_size DESC LIMIT %s").format(
+            schema, checkpoints)
+        self._select_checkpoint = SQL(
+            "SELECT document FROM {}.{} WHERE tree_size = %s").format(schema, checkpoints)
+        self.sql_create_statements.extend(self._integrity_ddl())
+
+    # -- schema
+
+    @property
+    def guard_function_name(self) -> str:
+        return f"{self.guard_prefix}_append_only"
+
+    def guarded_tables(self) -> list[str]:
+        return [self.events_table_name, self.integrity_table_name, self.checkpoints_table_name]
+
+    def _integrity_ddl(self) -> list[Composed]:
+        schema = Identifier(self.datastore.schema)
+        function = Identifier(self.guard_function_name)
+        statements = [
+            SQL("CREATE TABLE IF NOT EXISTS {}.{} (position bigint PRIMARY KEY, "
+                "leaf_index bigint NOT NULL, leaf_hash bytea NOT NULL, "
+                "chain_hash bytea NOT NULL)").format(schema,
+                                                     Identifier(self.integrity_table_name)),
+            SQL("CREATE TABLE IF NOT EXISTS {}.{} (tree_size bigint PRIMARY KEY, "
+                "signed_at timestamptz NOT NULL, document text NOT NULL)").format(
+                schema, Identifier(self.checkpoints_table_name)),
+            SQL("DO $do$ BEGIN "
+                "CREATE FUNCTION {}.{}() RETURNS trigger LANGUAGE plpgsql AS $fn$ BEGIN "
+                "RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = "
+                "'parindex: ' || TG_OP || ' on ' || TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME "
+                "|| ' refused: the table is append-only'; END $fn$; "
+                "EXCEPTION WHEN duplicate_function THEN NULL; END $do$").format(schema, function),
+        ]
+        for table in self.guarded_tables():
+            relation = SQL("format('%I.%I', {}, {})::regclass").format(
+                Literal(self.datastore.schema), Literal(table))
+            for suffix, when, level in (("append_only", "UPDATE OR DELETE", "ROW"),
+                                        ("no_truncate", "TRUNCATE", "STATEMENT")):
+                trigger = f"{table}_{suffix}"
+                statements.append(SQL(
+                    "DO $do$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = {} "
+                    "AND tgname = {}) THEN CREATE TRIGGER {} BEFORE {} ON {}.{} FOR EACH {} "
+                    "EXECUTE FUNCTION {}.{}(); END IF; "
+                    "EXCEPTION WHEN duplicate_object THEN NULL; END $do$").format(
+                    relation, Literal(trigger), Identifier(trigger), SQL(when), schema,
+                    Identifier(table), SQL(level), schema, function))
+        return statements
+
+    def missing_objects(self) -> list[str]:
+        """Tables and guard triggers this recorder needs that do not exist."""
+        schema = self.datastore.schema
+        wanted_tables = self.guarded_tables()
+        wanted_triggers = [f"{t}_{s}" for t in wanted_tables
+                           for s in ("append_only", "no_truncate")]
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
+            c.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                      "c.relnamespace WHERE n.nspname = %s AND c.relname = ANY(%s)",
+                      (schema, wanted_tables))
+            tables = {row[0] for row in c.fetchall()}
+            c.execute("SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+                      "AND t.tgname = ANY(%s) AND t.tgenabled <> 'D'", (schema, wanted_triggers))
+            triggers = {row[0] for row in c.fetchall()}
+        return ([f"table {t}" for t in wanted_tables if t not in tables]
+                + [f"trigger {t}" for t in wanted_triggers if t not in triggers])
+
+    def grants_sql(self, role: str, snapshots_table: str | None = None) -> str:
+        """The GRANT/REVOKE script (docs/integrity.md) that leaves `role` able to read and
+        append, never to change or remove, the event, integrity and checkpoint tables. Run it
+        as the tables' owner, after starting parindex once as the owner (which creates them
+        with their guard triggers); then run parindex as `role`."""
+
+        def q(name: str) -> str:
+            return '"' + name.replace('"', '""') + '"'
+
+        schema = q(self.datastore.schema)
+        events = f"{schema}.{q(self.events_table_name)}"
+        integrity = f"{schema}.{q(self.integrity_table_name)}"
+        checkpoints = f"{schema}.{q(self.checkpoints_table_name)}"
+        snapshots = f"{schema}.{q(snapshots_table or self.guard_prefix + '_snapshots')}"
+        sequence = f"{schema}.{q(self.events_table_name + '_notification_id_seq')}"
+        r = q(role)
+        return "\n".join([
+            f"-- parindex: {role} may read and append the log, never change or remove it.",
+            "-- Run as the owner of the tables (after starting parindex once as that owner).",
+            "BEGIN;",
+            f"REVOKE ALL ON {events}, {integrity}, {checkpoints}, {snapshots} FROM PUBLIC;",
+            f"REVOKE ALL ON {events}, {integrity}, {checkpoints}, {snapshots} FROM {r};",
+            f"GRANT USAGE ON SCHEMA {schema} TO {r};",
+            "-- the projections create their own view tables in the schema",
+            f"GRANT CREATE ON SCHEMA {schema} TO {r};",
+            f"GRANT SELECT, INSERT ON {events}, {integrity}, {checkpoints}, {snapshots} TO {r};",
+            f"GRANT USAGE, SELECT ON SEQUENCE {sequence} TO {r};",
+            "-- LOCK TABLE ... IN EXCLUSIVE MODE, which the library takes on every insert,",
+            "-- needs the UPDATE privilege; the append_only trigger refuses every UPDATE and",
+            "-- only the owner can drop or disable it.",
+            f"GRANT UPDATE ON {events} TO {r};",
+            "COMMIT;",
+            ""])
+
+    def _owned_by_another_role(self) -> bool:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
+            c.execute("SELECT NOT pg_has_role(current_user, c.relowner, 'USAGE') "
+                      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                      "WHERE n.nspname = %s AND c.relname = %s",
+                      (self.datastore.schema, self.events_table_name))
+            row = c.fetchone()
+        return bool(row and row[0])
+
+    def create_table(self) -> None:
+        if self._owned_by_another_role():
+            # The operator's owner role manages the schema (docs/integrity.md); this role may
+            # only read and append, so it runs no DDL but insists that the guards exist.
+            missing = self.missing_objects()
+            if missing:
+                raise ProgrammingError(
+                    f"the tables of {self.events_table_name} belong to another role and lack "
+                    f"{', '.join(missing)}: start parindex once as their owner")
+            self.datastore.register_type_adapters()
+        else:
+            super().create_table()
+        self.adopt_unhashed_events()
+
+    def adopt_unhashed_events(self) -> int:
+        """Hash the events of a store written before integrity existed (once: only while the
+        integrity table is empty). Returns how many were adopted."""
+        schema, events = self._events_sql
+        check = SQL("SELECT EXISTS (SELECT 1 FROM {}.{}), EXISTS (SELECT 1 FROM {}.{})").format(
+            schema, Identifier(self.integrity_table_name), schema, events)
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
+            c.execute(check)
+            has_integrity, has_events = c.fetchone() or (True, False)
+        if has_integrity or not has_events:
+            return 0
+        adopted, after = 0, 0
+        with self.datastore.transaction(commit=True) as curs:
+            for statement in self.lock_table_statements:
+                curs.execute(statement)
+            c = curs.connection.cursor(row_factory=tuple_row)
+            c.execute(check)
+            has_integrity, _ = c.fetchone() or (True, False)
+            if has_integrity:
+                return 0
+            head = None
+            while True:
+                c.execute(self._select_entries, (after, _upto(None), BATCH))
+                entries = [EntryRow(row[0], self.id_kind, bytes(row[1]), row[2], row[3],
+                                    bytes(row[4])) for row in c.fetchall()]
+                if not entries:
+                    break
+                rows = hash_new_events(head, [(e.position, e.originator_id,
+                                               e.originator_version, e.topic, e.state)
+                                              for e in entries])
+                c.execute(self._insert_integrity, _columns(rows))
+                head = IntegrityRow(*rows[-1])
+                after, adopted = head.position, adopted + len(rows)
+        log.warning("integrity: adopted %d events stored before the integrity log existed "
+                    "(hashed as they stand now, up to position %d)", adopted, after)
+        return adopted
+
+    # -- the insert path (inside the library's pipeline and transaction)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        try:
+            return super().insert_events(stored_events, **kwargs)
+        except _AbortInsert as abort:
+            raise abort.error from None
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
+                                       **kwargs: Any) -> Sequence[int] | None:
+        # The events' INSERT ... RETURNING also returned the integrity head, read under the
+        # table lock by the same statement (see __init__): no statement or round trip added.
+        try:
+            assert curs.statusmessage and curs.statusmessage.startswith("INSERT"), \
+                curs.statusmessage
+            returned = curs.fetchall()
+            positions = [row["notification_id"] for row in returned]
+            if len(positions) != len(stored_events):
+                raise IntegrityViolation(f"the store returned {len(positions)} positions for "
+                                         f"{len(stored_events)} events")
+            found = returned[0]["integrity_head"] if returned else None
+            head = None
+            if found is not None:
+                position, leaf_index = _HEAD_NUMBERS.unpack_from(found)
+                head = IntegrityRow(position, leaf_index, b"", bytes(found[16:]))
+            rows = hash_new_events(head, [
+                (position, s.originator_id, s.originator_version, s.topic, s.state)
+                for position, s in zip(positions, stored_events, strict=True)])
+            if self._insert_sql is None:  # rendered once: a Composed is re-rendered per call
+                self._insert_sql = (self._insert_integrity_row.as_bytes(curs.connection),
+                                    self._insert_integrity.as_bytes(curs.connection))
+            if len(rows) == 1:
+                curs.execute(self._insert_sql[0], rows[0], prepare=True)
+            else:
+                curs.execute(self._insert_sql[1], _columns(rows), prepare=True)
+        except BaseException as error:
+            raise _AbortInsert(error) from error
+        return positions
+
+    # -- reads
+
+    def _fetch(self, statement: Composed, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        # Not prepared: a generic plan for a position range with a LIMIT parameter can sort
+        # the whole table on every batch; each execution is planned with its own values.
+        with self.datastore.get_connection() as conn, \
+                conn.cursor(row_factory=tuple_row, binary=True) as c:
+            c.execute(statement, params, prepare=False)
+            return c.fetchall()
+
+    def select_entries(self, after: int, limit: int, stop: int | None = None
+                       ) -> list[RawEntry]:
+        return self._fetch(self._select_entries, (after, _window(after, limit, stop), limit))
+
+    def entry(self, position: int) -> EntryRow | None:
+        rows = self._fetch(self._select_entry, (position,))
+        return EntryRow(rows[0][0], self.id_kind, *rows[0][1:]) if rows else None
+
+    def select_integrity(self, after: int, limit: int, stop: int | None = None
+                         ) -> list[IntegrityRow]:
+        return [IntegrityRow(*row) for row in self._fetch(self._select_integrity,
+                                                          (after, _window(after, limit, stop),
+                                                           limit))]
+
+    def integrity_row(self, position: int) -> IntegrityRow | None:
+        rows = self._fetch(self._select_integrity_row, (position,))
+        return IntegrityRow(*rows[0]) if rows else None
+
+    def integrity_head(self) -> IntegrityRow | None:
+        rows = self._fetch(self._select_head, ())
+        return IntegrityRow(*rows[0]) if rows else None
+
+    def insert_checkpoint(self, tree_size: int, signed_at: datetime, document: str) -> bool:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self._insert_checkpoint, (tree_size, signed_at, document))
+            return c.rowcount == 1
+
+    def checkpoint_documents(self, limit: int | None = None) -> list[str]:
+        return [row[0] for row in self._fetch(self._select_checkpoints, (limit,))]
+
+    def checkpoint_document(self, tree_size: int) -> str | None:
+        rows = self._fetch(self._select_checkpoint, (tree_size,))
+        return rows[0][0] if rows else None
+
+
+def _columns(rows: Sequence[NewRow]) -> tuple[list[int], list[int], list[bytes], list[bytes]]:
+    return ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+            [r[3] for r in rows])
+
+
+def _upto(stop: int | None) -> int:
+    return (1 << 63) - 1 if stop is None else stop

@@ -1,0 +1,174 @@
+"""The recorders hash every event in the transaction that stores it, and the store refuses to
+change or remove rows (guard triggers; on PostgreSQL also the operator's GRANT script)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import uuid
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+import domain.store.recorders as recorders
+from domain.actors import Role
+from domain.application import ParIndex
+from domain.store.config import settings_from_url
+from domain.store.integrity import verify
+from domain.store.recorders import IntegrityViolation
+from tests.conftest import POSTGRES_URL
+from tests.integrity.helpers import OPERATOR, RawStore, fill
+
+
+def counts(app: ParIndex) -> tuple[int, int]:
+    raw = RawStore(app)
+    (events,), (integrity,) = raw.run("SELECT COUNT(*) FROM {events}",
+                                      "SELECT COUNT(*) FROM {integrity}", unguard=False)
+    return events[0], integrity[0]
+
+
+def test_every_event_gets_its_integrity_row_in_order(app):
+    positions = fill(app, 5)
+    rows = app.recorder.select_integrity(0, 100)
+    assert [r.position for r in rows] == positions
+    assert [r.leaf_index for r in rows] == list(range(5))
+    assert counts(app) == (5, 5)
+
+
+def test_a_rejected_save_leaves_neither_events_nor_hashes(app):
+    _, issued = app.issue_token(OPERATOR, "holder", Role.INSPECTOR)
+    first = app.repository.get(issued.aggregate_id)
+    second = app.repository.get(issued.aggregate_id)
+    first.revoke(OPERATOR, "lost")
+    second.revoke(OPERATOR, "stolen")
+    app.save(first)
+    with pytest.raises(IntegrityError):
+        app.save(second)
+    assert counts(app) == (2, 2)
+    assert verify(app.recorder).ok
+
+
+def test_a_failure_while_hashing_rolls_the_events_back(app, monkeypatch):
+    fill(app, 2)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("hashing failed")
+
+    monkeypatch.setattr(recorders, "hash_new_events", broken)
+    with pytest.raises(RuntimeError, match="hashing failed"):
+        fill(app, 1, prefix="lost")
+    monkeypatch.undo()
+    assert counts(app) == (2, 2)
+    fill(app, 1, prefix="after")
+    assert counts(app) == (3, 3)
+    assert verify(app.recorder).ok
+
+
+def test_a_reused_position_is_refused_and_nothing_is_written(app):
+    positions = fill(app, 4)
+    raw = RawStore(app)
+    raw.run(("DELETE FROM {events} WHERE {pos} > ?", (positions[1],)))  # hashes kept
+    raw.reset_sequence(positions[1])
+    with pytest.raises(IntegrityViolation, match="not after the integrity log's head"):
+        fill(app, 1, prefix="reused")
+    assert counts(app) == (2, 4)
+
+
+def test_a_store_written_before_integrity_is_adopted_once(store_url, caplog):
+    settings = settings_from_url(store_url)
+    plain_env = {k: v for k, v in settings.library_env.items()
+                 if k != "APPLICATION_RECORDER_TOPIC"}
+    legacy = ParIndex(dataclasses.replace(settings, library_env=plain_env))
+    assert not isinstance(legacy.recorder, recorders.IntegrityRecorder)
+    fill(legacy, 4)
+    legacy.close()
+    with caplog.at_level("WARNING", logger="parindex.integrity"):
+        app = ParIndex(settings)
+    try:
+        assert "adopted 4 events" in caplog.text
+        assert counts(app) == (4, 4)
+        fill(app, 2, prefix="new")
+        assert verify(app.recorder).ok
+        assert app.recorder.adopt_unhashed_events() == 0
+    finally:
+        app.close()
+
+
+def test_sqlite_refuses_update_and_delete(tmp_path):
+    app = ParIndex(settings_from_url(f"sqlite:///{tmp_path}/events.sqlite3"))
+    try:
+        fill(app, 2)
+        conn = sqlite3.connect(app.settings.library_env["SQLITE_DBNAME"])
+        for table in ("stored_events", "stored_integrity"):
+            for statement in (f"UPDATE {table} SET rowid = rowid", f"DELETE FROM {table}"):
+                with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                    conn.execute(statement)
+        conn.close()
+    finally:
+        app.close()
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_update_delete_and_truncate(postgres_schema_url):
+    import psycopg
+
+    app = ParIndex(settings_from_url(postgres_schema_url))
+    try:
+        fill(app, 2)
+        schema = app.settings.library_env["POSTGRES_SCHEMA"]
+        updates = {"parindex_events": "topic = 'x'", "parindex_integrity": "leaf_index = 0",
+                   "parindex_checkpoints": "tree_size = 0"}
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:  # even a superuser
+            conn.execute(f"INSERT INTO {schema}.parindex_checkpoints VALUES (99, now(), '{{}}')")
+            for table, change in updates.items():
+                for statement in (f"UPDATE {schema}.{table} SET {change}",
+                                  f"DELETE FROM {schema}.{table}",
+                                  f"TRUNCATE {schema}.{table}"):
+                    with pytest.raises(psycopg.errors.InsufficientPrivilege,
+                                       match="append-only"):
+                        conn.execute(statement)
+    finally:
+        app.close()
+
+
+@pytest.mark.postgres
+def test_postgres_grant_script_leaves_the_app_role_append_only(postgres_schema_url):
+    import psycopg
+
+    role = f"parindex_app_{uuid.uuid4().hex[:10]}"
+    owner = ParIndex(settings_from_url(postgres_schema_url))  # creates the tables, as owner
+    fill(owner, 1)
+    script = owner.recorder.grants_sql(role)
+    schema = owner.settings.library_env["POSTGRES_SCHEMA"]
+    owner.close()
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(script)
+        as_app = postgres_schema_url.replace("postgres@", f"{role}@", 1)
+        assert role in as_app
+        app = ParIndex(settings_from_url(as_app))
+        try:
+            fill(app, 2, prefix="as-app")
+            assert verify(app.recorder).ok
+        finally:
+            app.close()
+        refused = [f"UPDATE {schema}.parindex_events SET topic = 'x'",
+                   f"DELETE FROM {schema}.parindex_events",
+                   f"TRUNCATE {schema}.parindex_events",
+                   f"UPDATE {schema}.parindex_integrity SET leaf_index = 0",
+                   f"DELETE FROM {schema}.parindex_integrity",
+                   f"TRUNCATE {schema}.parindex_checkpoints",
+                   f"DELETE FROM {schema}.parindex_snapshots",
+                   f"ALTER TABLE {schema}.parindex_events DISABLE TRIGGER USER",
+                   f"DROP TRIGGER parindex_events_append_only ON {schema}.parindex_events"]
+        app_url = POSTGRES_URL.replace("postgres@", f"{role}@", 1)
+        with psycopg.connect(app_url, autocommit=True) as conn:
+            for statement in refused:
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(statement)
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP OWNED BY "{role}"')
+            conn.execute(f'DROP ROLE "{role}"')
