@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test bench lint clean
+.PHONY: serve test bench bench-national bench-http bench-integrity bench-survey clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,18 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+bench-national: $(STAMP)
+	$(BIN)/python -m benchmarks.national $(BENCH_ARGS)
+
+bench-http: $(STAMP)
+	$(BIN)/python -m benchmarks.http $(BENCH_ARGS)
+
+bench-integrity: $(STAMP)
+	$(BIN)/python -m benchmarks.integrity $(BENCH_ARGS)
+
+bench-survey: $(STAMP)
+	$(BIN)/python -m benchmarks.survey $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
