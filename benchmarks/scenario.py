@@ -1,8 +1,8 @@
 """What the benchmarks write: a province cycle with scorecards (driven through the ParIndex
 API), and a stand-in aggregate for direct saves.
 
-The set-up mirrors the tests' builders (a published 20-point framework using every scoring
-method, a cycle in self-assessment) but is copied here: benchmarks never import from tests.
+The set-up reuses the tests' builders (a published 20-point framework using every scoring
+method, the same actors) and adds a cycle in self-assessment with many units.
 """
 
 from __future__ import annotations
@@ -14,64 +14,17 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.actors import Actor, Role
+from domain.actors import Role
 from domain.application import ParIndex
 from domain.base import ParAggregate
 from domain.cycle.phases import SCHEDULED_PHASES, Phase
 from domain.scorecard.model import SelfScoreEntry
+from tests.builders import APPRAISER, SECRETARIAT, officer, small_framework
 
-SECRETARIAT = Actor("snv.cchc", Role.SECRETARIAT)
-APPRAISER = Actor("tdd.nguyen-van-a", Role.APPRAISER)
-
-
-def officer(unit: str) -> Actor:
-    return Actor(f"{unit.lower()}.chuyen-vien", Role.UNIT_OFFICER, unit)
+# One framework and one set of actors for tests and benchmarks alike.
+framework_document = small_framework
 
 
-def framework_document(year: int, group: str = "SO") -> dict[str, Any]:
-    """20 points: 14 appraised over every scoring method, 6 survey-fed (8 self-scored items)."""
-    return {
-        "code": f"{group}-{year}", "title": "Khung chấm điểm đo hiệu năng", "year": year,
-        "unit_group": group, "bonus_cap": "2", "penalty_cap": "2",
-        "fields": [
-            {"code": "1", "title": "Chỉ đạo, điều hành CCHC", "max_points": "6", "children": [
-                {"code": "1.1", "title": "Kế hoạch CCHC", "max_points": "3", "children": [
-                    {"code": "1.1.1", "title": "Ban hành kế hoạch đúng hạn", "max_points": "1",
-                     "method": {"kind": "boolean"}, "evidence": "Kế hoạch CCHC năm"},
-                    {"code": "1.1.2", "title": "Mức độ hoàn thành kế hoạch", "max_points": "2",
-                     "method": {"kind": "tiered", "basis": "ratio", "bands": [
-                         {"from": "100", "points": "2"}, {"from": "80", "points": "1"}]}},
-                ]},
-                {"code": "1.2", "title": "Báo cáo định kỳ", "max_points": "1.5",
-                 "method": {"kind": "deduction", "points_per_violation": "0.5"}},
-                {"code": "1.3", "title": "Kiểm tra CCHC", "max_points": "1.5",
-                 "method": {"kind": "proportional", "full_at": "0.3"}},
-            ]},
-            {"code": "2", "title": "Cải cách thể chế", "max_points": "8", "children": [
-                {"code": "2.1", "title": "Tham mưu VBQPPL", "max_points": "3",
-                 "method": {"kind": "proportional"}, "not_applicable": "drop_from_denominator"},
-                {"code": "2.2", "title": "Theo dõi thi hành pháp luật", "max_points": "2",
-                 "method": {"kind": "count", "points_per_unit": "1"}},
-                {"code": "2.3", "title": "Sáng kiến", "max_points": "2",
-                 "method": {"kind": "levels", "levels": [
-                     {"code": "tinh", "title": "Cấp tỉnh công nhận", "share": "1"},
-                     {"code": "don-vi", "title": "Cấp đơn vị", "share": "0.5"},
-                     {"code": "khong", "title": "Không có", "share": "0"}]}},
-                {"code": "2.4", "title": "Xin lỗi khi trễ hạn", "max_points": "1",
-                 "method": {"kind": "judgement"}, "not_applicable": "credit_max"},
-            ]},
-            {"code": "8", "title": "Điều tra xã hội học", "max_points": "6", "children": [
-                {"code": "8.1", "title": "Khảo sát CBCC", "max_points": "3",
-                 "method": {"kind": "survey", "instrument": "KSCB"}},
-                {"code": "8.2", "title": "SIPAS", "max_points": "3",
-                 "method": {"kind": "survey", "instrument": "SIPAS"}},
-            ]},
-        ],
-    }
-
-
-# Two self-assessments that differ on every self-scored item, so each save of one after the
-# other records 8 events (an unchanged value records none).
 ALL_ITEMS_A = [
     SelfScoreEntry("1.1.1", {"done": True}, note="QĐ ban hành ngày 10/01"),
     SelfScoreEntry("1.1.2", {"numerator": 20, "denominator": 20}),
