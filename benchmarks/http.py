@@ -56,7 +56,14 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from benchmarks.machine import cpus, describe
-from benchmarks.run import conninfo, load_average, probe_postgres, redact
+from benchmarks.run import (
+    conninfo,
+    load_average,
+    markdown_table,
+    probe_postgres,
+    redact,
+    text_table,
+)
 from benchmarks.scenario import ALL_ITEMS_A, SECRETARIAT, Province, officer
 from domain.actors import Role
 from domain.application import ParIndex
@@ -850,25 +857,6 @@ def table(results: list[Result]) -> list[list[str]]:
             cores(r.cpu.get("postgres")), cores(r.cpu.get("this process")),
             cores(other_cpu(r))])
     return lines
-
-
-def text_table(lines: list[list[str]]) -> str:
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    out = []
-    for index, line in enumerate(lines):
-        cells = [cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i])
-                 for i, cell in enumerate(line)]
-        out.append("  ".join(cells).rstrip())
-        if index == 0:
-            out.append("  ".join("-" * width for width in widths))
-    return "\n".join(out)
-
-
-def markdown_table(lines: list[list[str]]) -> str:
-    out = ["| " + " | ".join(lines[0]) + " |",
-           "|" + "|".join(["---", "---"] + ["---:"] * (len(lines[0]) - 2)) + "|"]
-    out += ["| " + " | ".join(line) + " |" for line in lines[1:]]
-    return "\n".join(out)
 
 
 def verdicts(results: list[Result]) -> list[str]:

@@ -19,22 +19,13 @@ from domain.application import ParIndex
 from domain.base import ParAggregate
 from domain.cycle.phases import SCHEDULED_PHASES, Phase
 from domain.scorecard.model import SelfScoreEntry
-from tests.builders import APPRAISER, SECRETARIAT, officer, small_framework
+from tests.builders import APPRAISER, SECRETARIAT, full_marks, officer, small_framework
 
 # One framework and one set of actors for tests and benchmarks alike.
 framework_document = small_framework
 
 
-ALL_ITEMS_A = [
-    SelfScoreEntry("1.1.1", {"done": True}, note="QĐ ban hành ngày 10/01"),
-    SelfScoreEntry("1.1.2", {"numerator": 20, "denominator": 20}),
-    SelfScoreEntry("1.2", {"violations": 0}),
-    SelfScoreEntry("1.3", {"numerator": 3, "denominator": 10}),
-    SelfScoreEntry("2.1", {"numerator": 4, "denominator": 4}),
-    SelfScoreEntry("2.2", {"count": 2}),
-    SelfScoreEntry("2.3", {"level": "tinh"}),
-    SelfScoreEntry("2.4", points="1"),
-]
+ALL_ITEMS_A = full_marks()
 ALL_ITEMS_B = [
     SelfScoreEntry("1.1.1", {"done": False}),
     SelfScoreEntry("1.1.2", {"numerator": 17, "denominator": 20}),
