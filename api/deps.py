@@ -10,11 +10,13 @@ from domain.application import ParIndex
 from projections.queries import ReadModel
 
 
-def get_parindex(request: Request) -> ParIndex:
+# `async def` although nothing is awaited: FastAPI runs a plain `def` dependency in its thread
+# pool, a thread hop per request for a dictionary lookup.
+async def get_parindex(request: Request) -> ParIndex:
     return request.app.state.parindex
 
 
-def get_read_model(request: Request) -> ReadModel:
+async def get_read_model(request: Request) -> ReadModel:
     return request.app.state.read_model
 
 

@@ -401,14 +401,14 @@ _DROPPED = frozenset({"color_message"})  # uvicorn's copy of the message with te
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts (UTC), level, logger, message, request_id, actor, the
-    record's `extra` fields, and `exception` with the traceback."""
+    """One JSON object per line: ts (UTC), level, logger, pid (which worker), message,
+    request_id, actor, the record's `extra` fields, and `exception` with the traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).strftime(
                 "%Y-%m-%dT%H:%M:%S.%fZ"),
-            "level": record.levelname, "logger": record.name,
+            "level": record.levelname, "logger": record.name, "pid": record.process,
             "message": record.getMessage()}
         extra = {key: value for key, value in record.__dict__.items()
                  if key not in _RECORD_FIELDS and key not in _DROPPED

@@ -10,11 +10,10 @@ self-assessment with one scorecard per client and server, issues unit-officer to
    the load-change-save retry path), measured before AND after the HTTP runs, and once more
    (16 threads, own scorecards) right before each server starts;
 2. HTTP: `POST /api/v1/scorecards/{id}/self-scores` with a bearer token, from 1, 4 and 16
-   keep-alive connections of a small asyncio client on loopback, against four servers started
+   keep-alive connections of a small asyncio client on loopback, against three servers started
    in turn: `parindex serve --no-projections` (one uvicorn process), `parindex serve` (with the
-   in-process projection runner), `uvicorn api.app:create_app --factory --workers 2`
-   (`parindex serve` has no --workers), and the same two workers with TCP_NODELAY restored
-   (see NODELAY_LAUNCHER);
+   in-process projection runner) and `parindex serve-workers --workers 2` (what a production
+   replica runs: two worker processes, each on its own SO_REUSEPORT listener);
 3. in-process, one thread: the parts of one command (loads with and without their deepcopy,
    the bearer lookup) and the same POST through the ASGI app without uvicorn.
 
@@ -270,8 +269,7 @@ class Workload:
     flips: Counter[UUID] = field(default_factory=Counter)
 
 
-SIDES = ("direct", "serve", "serve+projections", "uvicorn --workers 2",
-         "uvicorn --workers 2 nodelay")
+SIDES = ("direct", "serve", "serve+projections", "serve-workers 2")
 
 
 def prepare(app: ParIndex) -> Workload:
@@ -542,47 +540,24 @@ class Server:
     note: str = ""
 
 
-# uvicorn's multiprocess path binds its listening socket with proto 0, so asyncio does not set
-# TCP_NODELAY on accepted connections and every keep-alive answer waits ~40 ms for the client's
-# delayed ACK (Kludex/uvicorn#3149, open; uvicorn 0.54 here). This launcher runs the same
-# `uvicorn` command with the listening socket re-declared as IPPROTO_TCP.
-NODELAY_LAUNCHER = """\
-import socket, sys
-import uvicorn.config, uvicorn.main
-bind = uvicorn.config.Config.bind_socket
-def bind_tcp(self):
-    sock = bind(self)
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
-        sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
-        sock.set_inheritable(True)
-    return sock
-uvicorn.config.Config.bind_socket = bind_tcp
-sys.argv[0] = "uvicorn"
-uvicorn.main.main()
-"""
-
-
 def servers(port: int, log_level: str = "warning") -> list[Server]:
     bin_dir = Path(sys.executable).parent
     parindex = str(bin_dir / "parindex")
-    uvicorn = str(bin_dir / "uvicorn")
     common = ["--host", HOST, "--port", str(port), "--log-level", log_level]
-    # info level without the access log: the supervisor logs a restarted worker at info
-    factory = ["api.app:create_app", "--factory", "--workers", "2", "--host", HOST,
-               "--port", str(port), "--log-level", "info", "--no-access-log"]
+    # info level: the workers log "Application startup complete." (counted before the runs)
+    # and a worker's death; parindex's access log goes to the same stream
+    workers = [parindex, "serve-workers", "--workers", "2", "--host", HOST, "--port", str(port),
+               "--log-level", "info"]
     return [
         Server("serve", "parindex serve --no-projections",
                [parindex, "serve", "--no-projections", *common], 1, False,
                shlex.join(["parindex", "serve", "--no-projections", *common])),
         Server("serve+projections", "parindex serve (projection runner in-process)",
                [parindex, "serve", *common], 1, True, shlex.join(["parindex", "serve", *common])),
-        Server("uvicorn --workers 2", "uvicorn --factory --workers 2",
-               [uvicorn, *factory], 2, False, shlex.join(["uvicorn", *factory])),
-        Server("uvicorn --workers 2 nodelay", "uvicorn --factory --workers 2, TCP_NODELAY",
-               [sys.executable, "-c", NODELAY_LAUNCHER, *factory], 2, False,
-               shlex.join(["uvicorn", *factory]),
-               "run through NODELAY_LAUNCHER (benchmarks/http.py), which declares the listening "
-               "socket IPPROTO_TCP so that accepted connections get TCP_NODELAY"),
+        Server("serve-workers 2", "parindex serve-workers --workers 2", workers, 2, False,
+               shlex.join(["parindex", *workers[1:]]),
+               "the production replica: no projection runner (`parindex project` runs apart), "
+               "each worker on its own SO_REUSEPORT listener (api/listeners.py)"),
     ]
 
 
@@ -787,7 +762,7 @@ def breakdown(app: ParIndex, workload: Workload, ops: int) -> list[Part]:
                 if status != 200:
                     raise RuntimeError(f"in-process ASGI POST answered {status}")
             return Part("the same POST through the ASGI app in-process (FastAPI, "
-                        "authentication, 3 thread-pool hops; no uvicorn, no socket)",
+                        "authentication, 2 thread-pool hops; no uvicorn, no socket)",
                         statistics.median(values) * 1000, cpu / ops * 1000)
 
         parts.append(asyncio.run(posts()))
@@ -980,12 +955,13 @@ def findings(results: list[Result], parts: list[Part], extras: dict[str, Any]) -
         app_ms = statistics.mean(_per_op_ms(r, "this process") or 0.0 for r in direct16)
         lines.append(
             f"Direct commands go from {number(d1)}/s on 1 thread to {number(d16)}/s on {n} "
-            f"({d16 / d1:.1f}×). Every save takes the library's EXCLUSIVE lock on the events "
-            "table (gap-free global positions) and, under it, the integrity recorder reads "
-            "the hash chain's head and writes one hash row per event, so saves are serialised; "
-            "the rest of a command — two aggregate loads (scorecard and cycle; over HTTP a "
-            "third, the token) with a query and a deepcopy each, checks, encoding — is Python "
-            "under one GIL per process. CPU per command "
+            f"({d16 / d1:.1f}×). Every save is one call of the insert function, which takes "
+            "the EXCLUSIVE lock on the events table (gap-free global positions), inserts and "
+            "hashes the events and commits, so saves are serialised, but only for the "
+            "server's own work: the lock is never held across a round trip to the "
+            "application. The rest of a command — two aggregate loads (scorecard and cycle; "
+            "over HTTP a third, the token), each with a fast-forward query, checks, encoding — "
+            "is Python under one GIL per process. CPU per command "
             f"in-process: {number(app_ms)} ms at {n} threads.")
     if h1 and h16 and d1:
         asgi = _part(parts, "the same POST")
@@ -997,16 +973,16 @@ def findings(results: list[Result], parts: list[Part], extras: dict[str, Any]) -
                      f"socket) costs {asgi.wall_ms:.1f} ms ({asgi.cpu_ms:.1f} ms CPU) against "
                      f"{command.wall_ms:.1f} ms ({command.cpu_ms:.1f} ms CPU) for the bare "
                      "command: FastAPI and pydantic, the bearer lookup (one more aggregate "
-                     "load with its query and deepcopy) and three hops into AnyIO's thread "
-                     "pool (`get_parindex` and `current_actor` are sync dependencies, the "
-                     "route is a sync function), each a thread wake-up that waits for a free "
-                     "core on a busy machine. ")
+                     "load with its query) and two hops into AnyIO's thread pool "
+                     "(`current_actor` is a sync dependency — it reads the token from the "
+                     "store — and the route is a sync function), each a thread wake-up that "
+                     "waits for a free core on a busy machine. ")
         server16 = _per_op_ms(h16, "server")
         server1 = _per_op_ms(h1, "server")
         text += (f"The server process used {number(server1)} ms of CPU per request at 1 client "
                  f"and {number(server16)} ms at {n} "
                  f"({cores(h16.cpu.get('server'))} cores for {number(h16.rate)} requests/s; "
-                 f"uvicorn's h11 parsing and the socket come on top of the ASGI figure), "
+                 f"uvicorn's HTTP parsing and the socket come on top of the ASGI figure), "
                  f"PostgreSQL {cores(h16.cpu.get('postgres'))} cores, the client "
                  f"{cores(h16.cpu.get('this process'))}.")
         lines.append(text)
@@ -1037,34 +1013,19 @@ def findings(results: list[Result], parts: list[Part], extras: dict[str, Any]) -
                         " — over the target even without HTTP, so the write path itself (the "
                         "serialised save and the Python around it) must get faster first."))
         lines.append(text)
-    w1, w16 = _find(results, "uvicorn --factory --workers 2", "own", 1), None
-    f1 = _find(results, "uvicorn --factory --workers 2, TCP", "own", 1)
-    f16 = _find(results, "uvicorn --factory --workers 2, TCP", "own", n)
-    for r in results:
-        if r.side == "uvicorn --factory --workers 2" and r.load == "own" and r.clients == n:
-            w16 = r
-    if w1 and f1 and w1.median_ms and f1.median_ms:
+    w16 = _find(results, "parindex serve-workers", "own", n)
+    if h16 and w16:
         lines.append(
-            f"`uvicorn --workers 2` as shipped: median {number(w1.median_ms)} ms at 1 client "
-            f"against {number(f1.median_ms)} ms for the same two workers with TCP_NODELAY "
-            f"(+{number(w1.median_ms - f1.median_ms)} ms). uvicorn's multiprocess supervisor "
-            "binds the listening socket with proto 0, asyncio then leaves Nagle's algorithm on "
-            "for accepted connections, and each keep-alive answer (headers and body are two "
-            "writes) waits for the client's delayed ACK, about 40 ms on Linux "
-            "(Kludex/uvicorn#3149, open). `parindex serve` is not affected: uvicorn.run with "
-            "a host and port lets asyncio create the listener itself.")
-    if h16 and f16:
-        lines.append(
-            f"Two workers (TCP_NODELAY): {number(f16.rate)} requests/s at {n} clients, "
-            f"{_paired_share(results, f16)} of the direct rate measured just before that "
-            "server started, against "
-            f"{number(h16.rate)} ({_paired_share(results, h16)}) for one process; p99 "
-            f"{number(f16.p99_ms)} ms against {number(h16.p99_ms)} ms"
-            + (f" (as shipped: {number(w16.rate)} requests/s, {_paired_share(results, w16)}, "
-               f"p99 {number(w16.p99_ms)} ms)" if w16 else "")
-            + ". A second process escapes the first one's GIL but not the table lock, and on "
-            f"this {cpus()}-core machine it competes for CPU with PostgreSQL, the client and "
-            "whatever else runs.")
+            f"Two workers (`parindex serve-workers --workers 2`): {number(w16.rate)} requests/s "
+            f"at {n} clients, {_paired_share(results, w16)} of the direct rate measured just "
+            f"before that server started, against {number(h16.rate)} "
+            f"({_paired_share(results, h16)}) for one process; p99 {number(w16.p99_ms)} ms "
+            f"against {number(h16.p99_ms)} ms. Each worker listens on its own SO_REUSEPORT "
+            "socket, so the kernel spreads the clients' connections over both (with one shared "
+            "socket, as uvicorn's supervisor does, whichever worker woke first accepted the "
+            "whole burst and the second idled); a second process escapes the first one's GIL, "
+            f"but on this {cpus()}-core machine it competes for CPU with PostgreSQL, the client "
+            "and whatever else runs.")
     p16 = _find(results, "parindex serve (projection", "own", n)
     if h16 and p16:
         lag = extras.get("projection_lag")
@@ -1128,18 +1089,20 @@ def findings(results: list[Result], parts: list[Part], extras: dict[str, Any]) -
     card, card_bare = _part(parts, "load the scorecard ("), _part(parts, "load the scorecard w")
     token, command = _part(parts, "authenticate"), _part(parts, "command:")
     if cycle and cycle_bare and card and card_bare and token and command:
-        loads = cycle.wall_ms + card.wall_ms
+        loads = cycle_bare.wall_ms + card.wall_ms
         lines.append(
             f"Inside one command ({command.wall_ms:.1f} ms, {command.cpu_ms:.1f} ms CPU, one "
-            f"thread, cache warm): loading the cycle {cycle.wall_ms:.2f} ms, of which "
-            f"{max(0.0, cycle.wall_ms - cycle_bare.wall_ms):.2f} ms is the deepcopy of the "
-            f"cached cycle ({extras.get('units', '?')} units) that the command only reads; "
-            f"loading the scorecard {card.wall_ms:.2f} ms "
-            f"({max(0.0, card.wall_ms - card_bare.wall_ms):.2f} ms deepcopy); each cached "
-            "load still runs one fast-forward query. The rest, "
+            f"thread, cache warm): it loads the cycle read-only (cache hit and fast-forward "
+            f"query, no copy: {cycle_bare.wall_ms:.2f} ms; a copy of the cached cycle of "
+            f"{extras.get('units', '?')} units would add "
+            f"{max(0.0, cycle.wall_ms - cycle_bare.wall_ms):.2f} ms) and the scorecard with the "
+            f"copy it changes ({card.wall_ms:.2f} ms, of which "
+            f"{max(0.0, card.wall_ms - card_bare.wall_ms):.2f} ms is the copy: "
+            "`Scorecard.__deepcopy__` copies only its top-level dicts). The rest, "
             f"{max(0.0, command.wall_ms - loads):.1f} ms, is the checks, the new event and "
-            "the save (lock, insert, hash rows, commit). Over HTTP the bearer lookup adds "
-            f"{token.wall_ms:.2f} ms per request (token aggregate: query + deepcopy).")
+            "the save (one call of the insert function: lock, insert, hashes, commit). Over "
+            f"HTTP the bearer lookup adds {token.wall_ms:.2f} ms per request (token aggregate: "
+            "query and copy).")
     return lines
 
 

@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from psycopg.sql import SQL, Composed, Identifier, Literal
+
 from benchmarks.cases import library_saves, new_entry
 from benchmarks.machine import describe
 from benchmarks.run import DEFAULT_POSTGRES_URL, conninfo, load_average, probe_postgres, redact
@@ -41,7 +43,7 @@ from domain.application import ParIndex
 from domain.store.checkpoints import generate_key_file, load_signing_key
 from domain.store.config import StoreSettings, settings_from_url
 from domain.store.integrity import Checkpointer, ProofService, verify
-from domain.store.recorders import IntegrityRecorder
+from domain.store.recorders import IntegrityRecorder, PostgresIntegrityRecorder
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "docs" / "performance-integrity.md"
@@ -72,6 +74,33 @@ def log(message: str) -> None:
 def plain(settings: StoreSettings) -> StoreSettings:
     """The same store without parindex's recorder: the library's own."""
     env = {k: v for k, v in settings.library_env.items() if k != "APPLICATION_RECORDER_TOPIC"}
+    return dataclasses.replace(settings, library_env=env)
+
+
+class UnhashedPostgresRecorder(PostgresIntegrityRecorder):
+    """parindex's PostgreSQL write path (one call of the insert function, under the same
+    table lock) with the hashing left out: the baseline that isolates what hashing costs."""
+
+    def _insert_function_ddl(self) -> Composed:
+        schema = Identifier(self.datastore.schema)
+        return SQL(
+            "CREATE FUNCTION {schema}.{function}(events {schema}.{event_type}[], "
+            "lock_timeout text) RETURNS SETOF bigint LANGUAGE plpgsql AS $fn$ BEGIN "
+            "PERFORM set_config('lock_timeout', lock_timeout, true); "
+            "LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE; "
+            "PERFORM pg_notify({channel}, ''); "
+            "RETURN QUERY INSERT INTO {schema}.{events} "
+            "(originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+            "RETURNING notification_id; END $fn$").format(
+            schema=schema, function=Identifier(self.insert_function_name),
+            event_type=Identifier(self.stored_event_type_name),
+            events=Identifier(self.events_table_name), channel=Literal(self.channel_name))
+
+
+def unhashed(settings: StoreSettings) -> StoreSettings:
+    env = {**settings.library_env,
+           "APPLICATION_RECORDER_TOPIC": f"{__name__}:{UnhashedPostgresRecorder.__name__}"}
     return dataclasses.replace(settings, library_env=env)
 
 
@@ -106,66 +135,79 @@ def postgres_urls(url: str, count: int) -> Iterator[list[str]]:
 # -- the write path ----------------------------------------------------------------------------
 
 
+SIDES = ("library", "unhashed", "hashed")
+SIDE_LABELS = {"library": "library's recorder", "unhashed": "parindex's path, no hashing",
+               "hashed": "parindex's recorder"}
+
+
 @dataclass
-class Pair:
+class Trial:
+    """One write-path case on two or three stores, saves alternating one by one."""
+
     key: str
-    plain_op: Callable[[], Any]
-    hashed_op: Callable[[], Any]
+    ops: dict[str, Callable[[], Any]]  # side -> one save
     per_op: int
-    ops: int = 0
-    plain_rates: list[float] = field(default_factory=list)
-    hashed_rates: list[float] = field(default_factory=list)
+    count: int = 0
+    rates: dict[str, list[float]] = field(default_factory=dict)
 
     @property
-    def ratio(self) -> float:
-        """Median over repetitions of hashed/plain throughput."""
-        return statistics.median(h / p for h, p in zip(self.hashed_rates, self.plain_rates,
+    def baseline(self) -> str:
+        """What hashing is compared with: the same write path without it where parindex's
+        path differs from the library's (PostgreSQL), else the library's recorder."""
+        return "unhashed" if "unhashed" in self.ops else "library"
+
+    def ratio(self, side: str, baseline: str) -> float:
+        """Median over repetitions of side/baseline throughput."""
+        return statistics.median(a / b for a, b in zip(self.rates[side], self.rates[baseline],
                                                        strict=True))
 
+    @property
+    def slower(self) -> float:
+        return 1 - self.ratio("hashed", self.baseline)
 
-def _interleaved(pair: Pair, ops: int, hashed_first: bool) -> tuple[float, float]:
-    """`ops` saves on each store, alternating one by one (so both sample the same moments of
-    a machine whose load drifts); each flavour's events/s over its own summed time."""
+    def median(self, side: str) -> float | None:
+        return statistics.median(self.rates[side]) if side in self.rates else None
+
+
+def _interleaved(trial: Trial, order: list[str]) -> dict[str, float]:
+    """`trial.count` saves on each store, alternating one by one in `order` (so all sample the
+    same moments of a machine whose load drifts); each side's events/s over its own time."""
     clock = time.perf_counter
-    first, second = ((pair.hashed_op, pair.plain_op) if hashed_first
-                     else (pair.plain_op, pair.hashed_op))
-    spent = [0.0, 0.0]
+    spent = dict.fromkeys(order, 0.0)
+    ops = [(side, trial.ops[side]) for side in order]
     gc.collect()
     gc.disable()
     try:
-        for _ in range(ops):
-            started = clock()
-            first()
-            middle = clock()
-            second()
-            spent[0] += middle - started
-            spent[1] += clock() - middle
+        for _ in range(trial.count):
+            for side, op in ops:
+                started = clock()
+                op()
+                spent[side] += clock() - started
     finally:
         gc.enable()
-    first_rate, second_rate = (ops * pair.per_op / spent[0], ops * pair.per_op / spent[1])
-    return (second_rate, first_rate) if hashed_first else (first_rate, second_rate)
+    return {side: trial.count * trial.per_op / spent[side] for side in order}
 
 
-def write_path(plain_app: ParIndex, hashed_app: ParIndex, plan: Plan) -> list[Pair]:
-    plain_cases = {case.key: case for case in library_saves(plain_app)}
-    hashed_cases = {case.key: case for case in library_saves(hashed_app)}
-    pairs = [Pair(key, plain_cases[key].op, hashed_cases[key].op, plain_cases[key].per_op)
-             for key, _ in CASES]
-    for pair in pairs:  # warm up and size a repetition (both stores)
+def write_path(apps: dict[str, ParIndex], plan: Plan) -> list[Trial]:
+    cases = {side: {case.key: case for case in library_saves(app)} for side, app in apps.items()}
+    trials = [Trial(key, {side: cases[side][key].op for side in apps},
+                    cases["hashed"][key].per_op) for key, _ in CASES]
+    for trial in trials:  # warm up and size a repetition (every store)
         started = time.perf_counter()
-        count = 0
-        while time.perf_counter() - started < plan.repetition_seconds / 2 or count < 3:
-            pair.plain_op()
-            pair.hashed_op()
-            count += 1
-        pair.ops = max(3, int(count * plan.repetition_seconds
-                              / max(time.perf_counter() - started, 1e-9)))
+        rounds = 0
+        while time.perf_counter() - started < plan.repetition_seconds / 2 or rounds < 3:
+            for op in trial.ops.values():
+                op()
+            rounds += 1
+        trial.count = max(3, int(rounds * plan.repetition_seconds * 2 / len(trial.ops)
+                                 / max(time.perf_counter() - started, 1e-9)))
     for repetition in range(plan.repetitions):
-        for pair in pairs:
-            plain_rate, hashed_rate = _interleaved(pair, pair.ops, repetition % 2 == 1)
-            pair.plain_rates.append(plain_rate)
-            pair.hashed_rates.append(hashed_rate)
-    return pairs
+        for trial in trials:
+            order = list(trial.ops)
+            shift = repetition % len(order)  # each side goes first in turn
+            for side, rate in _interleaved(trial, order[shift:] + order[:shift]).items():
+                trial.rates.setdefault(side, []).append(rate)
+    return trials
 
 
 # -- verification ------------------------------------------------------------------------------
@@ -223,19 +265,20 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def lines_for(store: str, pairs: list[Pair], result: VerifyResult) -> list[str]:
+def lines_for(store: str, trials: list[Trial]) -> list[str]:
     out = []
     labels = dict(CASES)
-    for pair in pairs:
-        slower = 1 - pair.ratio
-        out.append(f"| {store} | {labels[pair.key]} | "
-                   f"{statistics.median(pair.plain_rates):,.0f} | "
-                   f"{statistics.median(pair.hashed_rates):,.0f} | {slower:+.1%} | "
-                   f"{verdict(slower <= MAX_OVERHEAD)} |")
+    for trial in trials:
+        cells = [f"{rate:,.0f}" if (rate := trial.median(side)) is not None else "–"
+                 for side in SIDES]
+        versus_library = 1 - trial.ratio("hashed", "library")
+        out.append(f"| {store} | {labels[trial.key]} | {' | '.join(cells)} | "
+                   f"{trial.slower:+.1%} | {verdict(trial.slower <= MAX_OVERHEAD)} | "
+                   f"{versus_library:+.1%} |")
     return out
 
 
-def report(results: dict[str, tuple[list[Pair], VerifyResult]], machine: list[tuple[str, str]],
+def report(results: dict[str, tuple[list[Trial], VerifyResult]], machine: list[tuple[str, str]],
            plan: Plan, notes: list[str], started: datetime, seconds: float,
            quick: bool) -> str:
     command = f"{Path(sys.executable).name} -m benchmarks.integrity" + (
@@ -250,36 +293,48 @@ def report(results: dict[str, tuple[list[Pair], VerifyResult]], machine: list[tu
            f"- Run time: {seconds:.0f} s",
            f"- Method: each write-path case runs {plan.repetitions} repetitions of about "
            f"{plan.repetition_seconds} s; within a repetition the saves alternate one by one "
-           "between the plain store and the hashing store (so both see the same moments of a "
-           "machine whose load drifts), and each side's rate is its events over its own summed "
-           "time. The table shows median events/s and *slower* = 1 − the median of the "
-           "per-repetition ratios hashed/plain. "
+           "between the stores (so all see the same moments of a machine whose load drifts; "
+           "each store goes first in turn), and each store's rate is its events over its own "
+           "summed time. The table shows median events/s; *hashing costs* = 1 − the median of "
+           "the per-repetition ratios of parindex's recorder to the same write path without "
+           "hashing (PostgreSQL) or to the library's recorder (SQLite, where parindex's path is "
+           "the library's plus the hashes). "
            f"Verification runs over a log of {plan.events:,} events "
            f"({plan.verify_runs} runs, median).", "",
            "## Machine", "", "| | |", "|---|---|"]
     out += [f"| {label} | {value} |" for label, value in machine]
     out += ["", "## Write path: with and without hashing", "",
             f"Target: hashing costs at most {MAX_OVERHEAD:.0%} of the write throughput.", "",
-            "| store | case | plain recorder (events/s) | integrity recorder (events/s) | "
-            "slower | verdict |", "|---|---|---:|---:|---:|---|"]
-    for store, (pairs, result) in results.items():
-        out += lines_for(store, pairs, result)
-    out += ["", "Where the cost goes (measured while writing this benchmark, recorder level, "
-            "same machine):", "",
-            "- PostgreSQL: one more INSERT per save (1 row: `VALUES`; more: `unnest` of binary "
-            "arrays), queued in the library's pipeline and sent with the COMMIT, plus its heap "
-            "and index entries and WAL. That is about 120 µs per save and 6 µs per event on a "
-            "save of about 1 ms; some 90 µs of it is client CPU (psycopg's execute path and "
-            "~4 µs of hashing per event). Computing the hashes in SQL inside the events' own "
-            "INSERT (a data-modifying CTE; tried) removed most of that client CPU but not the "
-            "wall time: the server's work for the extra rows is the floor here, where client "
-            "and server share two CPUs.",
+            "| store | case | library's recorder (events/s) | parindex's path, no hashing "
+            "(events/s) | parindex's recorder (events/s) | hashing costs | verdict | against "
+            "the library's recorder |", "|---|---|---:|---:|---:|---:|---|---:|"]
+    for store, (trials, _) in results.items():
+        out += lines_for(store, trials)
+    out += ["", "The stores:", "",
+            "- *library's recorder*: eventsourcing's own application recorder, no integrity "
+            "rows. On PostgreSQL its save takes the table lock, inserts, waits for the "
+            "positions to come back (a round trip with the lock held), then commits.",
+            "- *parindex's recorder*: PostgreSQL — one statement, the insert function "
+            "(domain/store/recorders.py): under the same table lock it inserts the events, "
+            "computes each leaf (SHA-256 over position, id, version, topic and stored bytes) "
+            "and the chain in SQL, inserts the integrity rows and returns the positions; one "
+            "round trip, the lock held only while the server works. SQLite — the library's "
+            "insert, then the hashes in Python and the integrity rows, in the same transaction.",
+            "- *parindex's path, no hashing* (PostgreSQL only): the same single-statement "
+            "function without the integrity work (benchmarks/integrity.py, "
+            "`UnhashedPostgresRecorder`): what the write path would cost if parindex did not "
+            "hash, hence the baseline of *hashing costs*.",
+            "- *against the library's recorder*: how much slower (negative: faster) a save is "
+            "with parindex's recorder than with the library's own.", ""]
+    out += ["", "Where the cost goes (measured while writing this benchmark, same machine):", "",
+            "- PostgreSQL: the integrity work is all inside the one statement — reading the "
+            "head of the log (an index probe), two SHA-256 per event and the array work in "
+            "PL/pgSQL, and one more INSERT (heap, index and WAL) per save. A second table's "
+            "row per save is the floor of this design: the hashes as columns of the events "
+            "table would avoid it, at the price of changing the library's table.",
             "- SQLite: about 4 µs of Python per event (the entry encoding and two SHA-256) and "
             "one more row, hence one more WAL page, per commit. The head of the log is not read "
-            "again when the new rowid follows the head this recorder wrote last.",
-            "- Further options, if the margin matters: one integrity row per transaction (saves "
-            "of many events write one row), or the hashes as columns of the events table (no "
-            "second table, but it changes the library's table).", ""]
+            "again when the new rowid follows the head this recorder wrote last.", ""]
     out += ["", "## Verification", "",
             f"Target: full verification at least {MIN_VERIFY_RATE:,} events/s.", "",
             "| store | events | verify (events/s) | verdict | first checkpoint round (s) | "
@@ -291,14 +346,6 @@ def report(results: dict[str, tuple[list[Pair], VerifyResult]], machine: list[tu
                    f"{result.checkpoint_seconds:.2f} | {result.proof_ms:.2f} | "
                    f"{result.events / result.fill_seconds:,.0f} |")
     out += ["", "What the figures mean:", "",
-            "- *plain recorder*: the library's own application recorder (no integrity rows); "
-            "*integrity recorder*: parindex's, which in the same transaction reads the head of "
-            "`<app>_integrity`, hashes each event (SHA-256 leaf over id, version, topic, stored "
-            "bytes and position, plus the chain hash) and inserts the rows. On PostgreSQL the "
-            "head comes back with the events' own INSERT … RETURNING, under the library's "
-            "table lock, and the rows travel with the COMMIT in the same pipeline, so no round "
-            "trip is added; the cost is the server's work for one more INSERT and its WAL. On "
-            "SQLite it is one more page in the WAL per commit.",
             "- *verify*: `parindex verify` without evidence files: every events row and "
             "integrity row read back, every leaf recomputed, the chain and the leaf sequence "
             "checked, the RFC 6962 root computed (and compared with any checkpoint).",
@@ -341,29 +388,32 @@ def main(argv: list[str] | None = None) -> int:
         else:
             stores.append(("PostgreSQL", lambda count: postgres_urls(url, count)))
 
-    results: dict[str, tuple[list[Pair], VerifyResult]] = {}
+    results: dict[str, tuple[list[Trial], VerifyResult]] = {}
     with tempfile.TemporaryDirectory() as key_dir:
         for name, urls in stores:
             log(f"{name}:")
-            with urls(3) as (plain_url, hashed_url, verify_url):
-                plain_app = ParIndex(plain(settings_from_url(plain_url)))
-                hashed_app = ParIndex(settings_from_url(hashed_url))
+            with urls(4) as (library_url, unhashed_url, hashed_url, verify_url):
+                apps = {"library": ParIndex(plain(settings_from_url(library_url)))}
+                if name == "PostgreSQL":
+                    apps["unhashed"] = ParIndex(unhashed(settings_from_url(unhashed_url)))
+                apps["hashed"] = ParIndex(settings_from_url(hashed_url))
                 try:
-                    assert not isinstance(plain_app.recorder, IntegrityRecorder)
-                    assert isinstance(hashed_app.recorder, IntegrityRecorder)
-                    log("  write path, plain and hashing recorders side by side")
-                    pairs = write_path(plain_app, hashed_app, plan)
+                    assert not isinstance(apps["library"].recorder, IntegrityRecorder)
+                    assert type(apps["hashed"].recorder).__module__ == "domain.store.recorders"
+                    log(f"  write path: {', '.join(SIDE_LABELS[side] for side in apps)}, "
+                        "side by side")
+                    trials = write_path(apps, plan)
                 finally:
-                    plain_app.close()
-                    hashed_app.close()
+                    for each in apps.values():
+                        each.close()
                 app = ParIndex(settings_from_url(verify_url))
                 try:
                     log(f"  writing {plan.events:,} events, then verifying them")
                     result = verification(app, plan, Path(key_dir))
                 finally:
                     app.close()
-            results[name] = (pairs, result)
-            for line in lines_for(name, pairs, result):
+            results[name] = (trials, result)
+            for line in lines_for(name, trials):
                 log("  " + line)
             log(f"  verify: {result.rate:,.0f} events/s over {result.events:,} events "
                 f"({verdict(result.rate >= MIN_VERIFY_RATE)}); first checkpoint round "
@@ -377,8 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(document, encoding="utf-8")
     log(f"\nwrote {output}")
-    failed = [name for name, (pairs, result) in results.items()
-              if any(1 - p.ratio > MAX_OVERHEAD for p in pairs) or result.rate < MIN_VERIFY_RATE]
+    failed = [name for name, (trials, result) in results.items()
+              if any(t.slower > MAX_OVERHEAD for t in trials) or result.rate < MIN_VERIFY_RATE]
     log("verdict: " + ("all targets met" if not failed else
                        f"targets missed on {', '.join(failed)} (see the report)"))
     return 0

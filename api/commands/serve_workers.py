@@ -28,7 +28,10 @@ FACTORY = "api.observability:app_factory"
 
 def serve_workers(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
+    from api.app import request_threads_from_env
+    from api.listeners import reuse_port_listener
     from api.observability import (
         configure_logging,
         log_format,
@@ -43,21 +46,33 @@ def serve_workers(args: argparse.Namespace) -> int:
         check_reachable(settings)  # fail fast, with the reason, before forking workers
         fmt = log_format()
         ready_max_lag_from_env()
+        request_threads_from_env()
     except (StoreConfigurationError, ValueError) as error:
         raise CannotStart(str(error)) from None
     configure_logging(args.log_level, fmt)
     made = _multiprocess_metrics_dir() if workers > 1 else None
     log.info("store: %s; %d worker(s) on %s:%d", settings.description, workers, args.host,
              args.port)
+    config = uvicorn.Config(FACTORY, factory=True, workers=workers,
+                            log_config=logging_config(args.log_level, fmt),
+                            log_level=args.log_level, access_log=False,
+                            forwarded_allow_ips=args.forwarded_allow_ips,
+                            timeout_graceful_shutdown=args.graceful_shutdown)
     try:
-        uvicorn.run(FACTORY, factory=True, host=args.host, port=args.port, workers=workers,
-                    log_config=logging_config(args.log_level, fmt), log_level=args.log_level,
-                    access_log=False, forwarded_allow_ips=args.forwarded_allow_ips,
-                    timeout_graceful_shutdown=args.graceful_shutdown)
+        try:
+            listener = reuse_port_listener(args.host, args.port)
+        except OSError as error:
+            raise CannotStart(f"cannot listen on {args.host}:{args.port}: {error}") from None
+        with listener:
+            if workers > 1:  # each worker listens on its own copy (api/listeners.py)
+                Multiprocess(config, sockets=[listener]).run()
+                return 0
+            server = uvicorn.Server(config)
+            server.run(sockets=[listener])
+            return 0 if server.started else 3
     finally:
         if made is not None:
             shutil.rmtree(made, ignore_errors=True)
-    return 0
 
 
 def _workers(given: int | None) -> int:

@@ -13,13 +13,14 @@ from api.commands.outputs import demo_hint
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, request_threads_from_env
     from api.observability import configure_logging, logging_config
     from projections.runner import ViewRunner
     from projections.store import ViewStore
 
     try:
         configure_logging(args.log_level)  # JSON lines unless PARINDEX_LOG_FORMAT=text
+        request_threads_from_env()
     except ValueError as error:
         raise CannotStart(str(error)) from None
     parindex = open_parindex()

@@ -177,6 +177,23 @@ class Scorecard(ParAggregate):
         self.bonus: dict[str, dict[str, Any]] = {}
         self.penalty: dict[str, dict[str, Any]] = {}
 
+    # Every command loads a copy of the cached scorecard (the cache's defensive deep copy).
+    # Nothing here is changed in place below the first level: ItemState is frozen and replaced,
+    # and an evidence, bonus or penalty entry is replaced or removed, never edited. So a copy
+    # of those four dicts is a full copy, at a fraction of `copy.deepcopy`'s cost for a card of
+    # a hundred items. tests/app/test_copies.py holds every command to that rule.
+    COPIED_BY_KEY = ("items", "evidence", "bonus", "penalty")
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Scorecard:
+        copied = object.__new__(type(self))
+        state = dict(self.__dict__)
+        for name in self.COPIED_BY_KEY:
+            state[name] = dict(state[name])
+        state["_pending_events"] = list(state["_pending_events"])
+        copied.__dict__.update(state)
+        memo[id(self)] = copied
+        return copied
+
     # -- reading ------------------------------------------------------------------------------
 
     def item(self, code: str) -> ItemState:

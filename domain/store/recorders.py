@@ -1,14 +1,18 @@
 """Application recorders that hash every event in the transaction that stores it.
 
 `SQLiteIntegrityRecorder` and `PostgresIntegrityRecorder` extend the library's application
-recorders (eventsourcing 9.5.6). Their insert path, after the events rows are inserted and
-their global positions known, reads the head of the integrity table and inserts one row per
-event — `(position, leaf_index, leaf_hash, chain_hash)`, see `domain/store/merkle.py` — in the
-SAME transaction: the events and their hashes commit together or not at all, so no event ever
-exists unhashed. On PostgreSQL this happens under the library's `LOCK TABLE ... IN EXCLUSIVE
-MODE` of the events table and inside its pipeline: the events' own INSERT ... RETURNING also
-returns the integrity head (so no statement or round trip is added for it), and the integrity
-rows travel with the COMMIT. SQLite has one writer at a time.
+recorders (eventsourcing 9.5.6). Every save stores the events and, in the SAME transaction,
+one integrity row per event — `(position, leaf_index, leaf_hash, chain_hash)`, see
+`domain/store/merkle.py` — continuing the head of the integrity table: the events and their
+hashes commit together or not at all, so no event ever exists unhashed.
+
+- PostgreSQL: one statement per save calls the insert function `<app>_insert_events_v1`
+  (created with the tables): under the library's `LOCK TABLE ... IN EXCLUSIVE MODE` of the
+  events table it inserts the events, computes their leaves and the chain in SQL, inserts the
+  integrity rows, notifies the subscribers and returns the positions. One round trip, and the
+  lock is never held while the server waits for this process.
+- SQLite (one writer at a time): the library's insert, then the hashes computed in Python
+  (`hash_new_events`) and inserted in the same transaction.
 
 The recorders also create, with the tables:
 - `<app>_integrity` (SQLite: `stored_integrity`) and `<app>_checkpoints` (signed tree heads);
@@ -28,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import queue
-import struct
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -36,9 +39,17 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from eventsourcing.persistence import PersistenceError, ProgrammingError, StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    InternalError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
@@ -56,7 +67,9 @@ from domain.store.merkle import (
 log = logging.getLogger("parindex.integrity")
 
 BATCH = 10_000
-_HEAD_NUMBERS = struct.Struct(">qq")
+# The insert function's name carries this number: a changed body is a new function, so
+# processes of two versions never replace each other's (docs/integrity.md).
+INSERT_FUNCTION_VERSION = 1
 
 
 class IntegrityViolation(PersistenceError):
@@ -404,15 +417,6 @@ class SQLiteIntegrityRecorder(SQLiteApplicationRecorder, IntegrityRecorder):
 # -- PostgreSQL --------------------------------------------------------------------------------
 
 
-class _AbortInsert(BaseException):
-    """Carries an error out of the library's insert path, past its `except Exception` (which
-    would otherwise let the transaction commit), so the transaction rolls back."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(error)
-        self.error = error
-
-
 class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
     def __init__(self, datastore: PostgresDatastore, *,
                  events_table_name: str = "stored_events"):
@@ -433,19 +437,17 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
         self._select_head = SQL(
             "SELECT position, leaf_index, leaf_hash, chain_hash FROM {}.{} "
             "ORDER BY position DESC LIMIT 1").format(schema, integrity)
-        # The head of the integrity log, returned by the events' own INSERT (an InitPlan: read
-        # once per statement, after the table lock, in the statement's fresh snapshot).
-        self.insert_events_statement += SQL(
-            ", (SELECT int8send(position) || int8send(leaf_index) || chain_hash FROM {}.{} "
-            "ORDER BY position DESC LIMIT 1) AS integrity_head").format(schema, integrity)
         self._insert_integrity = SQL(
             "INSERT INTO {}.{} (position, leaf_index, leaf_hash, chain_hash) "
             "SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[], %b::bytea[])"
         ).format(schema, integrity)
-        self._insert_integrity_row = SQL(
-            "INSERT INTO {}.{} (position, leaf_index, leaf_hash, chain_hash) "
-            "VALUES (%b, %b, %b, %b)").format(schema, integrity)
-        self._insert_sql: tuple[bytes, bytes] | None = None
+        self.insert_function_name = f"{self.guard_prefix}_insert_events_v{INSERT_FUNCTION_VERSION}"
+        self.check_identifier_length(self.insert_function_name)
+        self._insert_call = SQL("SELECT * FROM {}.{}(%s::{}.{}[], %s)").format(
+            schema, Identifier(self.insert_function_name), schema,
+            Identifier(self.stored_event_type_name))
+        self._insert_call_bytes: bytes | None = None
+        self._select_events_sql: dict[tuple[bool, bool, bool, bool], bytes] = {}
         id_expr = SQL("uuid_send(originator_id)" if datastore.originator_id_type == "uuid"
                       else "convert_to(originator_id, 'UTF8')")
         self.id_kind = ID_UUID if datastore.originator_id_type == "uuid" else ID_TEXT
@@ -497,6 +499,7 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
                 "|| ' refused: the table is append-only'; END $fn$; "
                 "EXCEPTION WHEN duplicate_function THEN NULL; END $do$").format(schema, function),
         ]
+        statements.append(self._insert_function_ddl())
         for table in self.guarded_tables():
             relation = SQL("format('%I.%I', {}, {})::regclass").format(
                 Literal(self.datastore.schema), Literal(table))
@@ -512,10 +515,70 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
                     Identifier(table), SQL(level), schema, function))
         return statements
 
+    def _insert_function_ddl(self) -> Composed:
+        """The function every save calls: under the events table's EXCLUSIVE lock (the
+        library's: positions are handed out in commit order) it inserts the events, hashes
+        each into the integrity log (the entry of domain/store/merkle.py, computed in SQL; the
+        verifier recomputes every leaf in Python, so the two encodings cannot drift apart
+        unnoticed) and returns their positions. `CREATE` without `OR REPLACE`: processes
+        starting together must not replace each other's function (a changed body gets a new
+        INSERT_FUNCTION_VERSION, hence a new name)."""
+        schema = Identifier(self.datastore.schema)
+        if self.datastore.originator_id_type == "uuid":
+            id_part = SQL("'\\x010010'::bytea || uuid_send(originator_id)")
+        else:
+            id_part = SQL("'\\x02'::bytea || int2send(octet_length(convert_to(originator_id, "
+                          "'UTF8'))::int2) || convert_to(originator_id, 'UTF8')")
+        return SQL(
+            "DO $do$ BEGIN "
+            "CREATE FUNCTION {schema}.{function}(events {schema}.{event_type}[], "
+            "lock_timeout text) RETURNS SETOF bigint LANGUAGE plpgsql AS $fn$ "
+            "DECLARE head_position bigint; head_index bigint; chain bytea; "
+            "positions bigint[]; leaves bytea[]; chains bytea[] := '{{}}'; "
+            "BEGIN "
+            "PERFORM set_config('lock_timeout', lock_timeout, true); "
+            "LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE; "
+            "PERFORM pg_notify({channel}, ''); "
+            # one statement: the head (read after the lock), the events' insert, the leaves
+            "WITH head AS (SELECT position, leaf_index, chain_hash FROM {schema}.{integrity} "
+            "ORDER BY position DESC LIMIT 1), "
+            "inserted AS (INSERT INTO {schema}.{events} "
+            "(originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+            "RETURNING notification_id, originator_id, originator_version, "
+            "convert_to(topic, 'UTF8') AS topic, state) "
+            "SELECT (SELECT position FROM head), (SELECT leaf_index FROM head), "
+            "(SELECT chain_hash FROM head), "
+            "array_agg(notification_id ORDER BY notification_id), "
+            "array_agg(sha256('\\x0050584531'::bytea || int8send(notification_id) || {id_part} "
+            "|| int8send(originator_version::bigint) || int4send(octet_length(topic)) || topic "
+            "|| int4send(octet_length(state)) || state) ORDER BY notification_id) "
+            "INTO head_position, head_index, chain, positions, leaves FROM inserted; "
+            "IF positions[1] <= head_position THEN RAISE EXCEPTION USING "
+            "ERRCODE = 'data_corrupted', MESSAGE = format('parindex: new event at position %s "
+            "is not after the integrity log''s head (position %s): events were deleted and "
+            "positions reused; run `parindex verify`', positions[1], head_position); END IF; "
+            "head_index := coalesce(head_index, -1); chain := coalesce(chain, {zero}); "
+            "FOR i IN 1 .. cardinality(leaves) LOOP "
+            "chain := sha256(chain || leaves[i]); chains[i] := chain; END LOOP; "
+            "RETURN QUERY WITH stored AS (INSERT INTO {schema}.{integrity} "
+            "(position, leaf_index, leaf_hash, chain_hash) "
+            "SELECT positions[k], head_index + k, leaves[k], chains[k] "
+            "FROM generate_series(1, cardinality(positions)) AS k RETURNING position) "
+            "SELECT position FROM stored ORDER BY position; "
+            "END $fn$; "
+            "EXCEPTION WHEN duplicate_function THEN NULL; END $do$").format(
+            schema=schema, function=Identifier(self.insert_function_name),
+            event_type=Identifier(self.stored_event_type_name),
+            events=Identifier(self.events_table_name),
+            integrity=Identifier(self.integrity_table_name),
+            channel=Literal(self.channel_name), zero=Literal(ZERO_HASH), id_part=id_part)
+
     def missing_objects(self) -> list[str]:
         """Tables and guard triggers this recorder needs that do not exist."""
         schema = self.datastore.schema
         wanted_tables = self.guarded_tables()
+        wanted_function = self.insert_function_name
         wanted_triggers = [f"{t}_{s}" for t in wanted_tables
                            for s in ("append_only", "no_truncate")]
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
@@ -527,8 +590,12 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
                       "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
                       "AND t.tgname = ANY(%s) AND t.tgenabled <> 'D'", (schema, wanted_triggers))
             triggers = {row[0] for row in c.fetchall()}
+            c.execute("SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                      "WHERE n.nspname = %s AND p.proname = %s", (schema, wanted_function))
+            function = c.fetchone() is not None
         return ([f"table {t}" for t in wanted_tables if t not in tables]
-                + [f"trigger {t}" for t in wanted_triggers if t not in triggers])
+                + [f"trigger {t}" for t in wanted_triggers if t not in triggers]
+                + ([] if function else [f"function {wanted_function}"]))
 
     def grants_sql(self, role: str, snapshots_table: str | None = None) -> str:
         """The GRANT/REVOKE script (docs/integrity.md) that leaves `role` able to read and
@@ -557,6 +624,8 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
             f"GRANT CREATE ON SCHEMA {schema} TO {r};",
             f"GRANT SELECT, INSERT ON {events}, {integrity}, {checkpoints}, {snapshots} TO {r};",
             f"GRANT USAGE, SELECT ON SEQUENCE {sequence} TO {r};",
+            "-- every save calls the insert function (it runs with the caller's rights)",
+            f"GRANT EXECUTE ON FUNCTION {schema}.{q(self.insert_function_name)} TO {r};",
             "-- LOCK TABLE ... IN EXCLUSIVE MODE, which the library takes on every insert,",
             "-- needs the UPDATE privilege; the append_only trigger refuses every UPDATE and",
             "-- only the owner can drop or disable it.",
@@ -586,6 +655,14 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
         else:
             super().create_table()
         self.adopt_unhashed_events()
+
+    def _create_table(self, curs: Any) -> None:
+        # Workers of one deployment start together and each creates the tables; PostgreSQL's
+        # DDL is not safe to race (the library's CREATE OR REPLACE FUNCTION failed with "tuple
+        # concurrently updated"), so the creations take turns, within the library's transaction.
+        curs.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                     (f"parindex create tables {self.datastore.schema}",))
+        super()._create_table(curs)
 
     def adopt_unhashed_events(self) -> int:
         """Hash the events of a store written before integrity existed (once: only while the
@@ -624,47 +701,73 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
                     "(hashed as they stand now, up to position %d)", adopted, after)
         return adopted
 
-    # -- the insert path (inside the library's pipeline and transaction)
+    # -- the insert path: one statement, one round trip
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
-        try:
-            return super().insert_events(stored_events, **kwargs)
-        except _AbortInsert as abort:
-            raise abort.error from None
+        """Store the events and their integrity rows with ONE call of the insert function
+        (see `_insert_function_ddl`), in the statement's own transaction.
 
-    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
-                                       **kwargs: Any) -> Sequence[int] | None:
-        # The events' INSERT ... RETURNING also returned the integrity head, read under the
-        # table lock by the same statement (see __init__): no statement or round trip added.
+        The library's path takes the table lock, inserts, waits for the positions to come
+        back, then commits: the lock is held across a round trip to this process, and under
+        load that means across waits for the GIL, which made every other writer queue behind
+        it (docs/performance-http.md). Here the lock is held only while the server works."""
+        if not stored_events:
+            return None
+        events = [self.construct_pg_stored_event(e.originator_id, e.originator_version,
+                                                 e.topic, e.state) for e in stored_events]
         try:
-            assert curs.statusmessage and curs.statusmessage.startswith("INSERT"), \
-                curs.statusmessage
-            returned = curs.fetchall()
-            positions = [row["notification_id"] for row in returned]
-            if len(positions) != len(stored_events):
-                raise IntegrityViolation(f"the store returned {len(positions)} positions for "
-                                         f"{len(stored_events)} events")
-            found = returned[0]["integrity_head"] if returned else None
-            head = None
-            if found is not None:
-                position, leaf_index = _HEAD_NUMBERS.unpack_from(found)
-                head = IntegrityRow(position, leaf_index, b"", bytes(found[16:]))
-            rows = hash_new_events(head, [
-                (position, s.originator_id, s.originator_version, s.topic, s.state)
-                for position, s in zip(positions, stored_events, strict=True)])
-            if self._insert_sql is None:  # rendered once: a Composed is re-rendered per call
-                self._insert_sql = (self._insert_integrity_row.as_bytes(curs.connection),
-                                    self._insert_integrity.as_bytes(curs.connection))
-            if len(rows) == 1:
-                curs.execute(self._insert_sql[0], rows[0], prepare=True)
-            else:
-                curs.execute(self._insert_sql[1], _columns(rows), prepare=True)
-        except BaseException as error:
-            raise _AbortInsert(error) from error
+            with self.datastore.get_connection() as conn, \
+                    conn.cursor(row_factory=tuple_row) as curs:
+                if self._insert_call_bytes is None:
+                    self._insert_call_bytes = self._insert_call.as_bytes(conn)
+                curs.execute(self._insert_call_bytes,
+                             (events, f"{self.datastore.lock_timeout}s"), prepare=True)
+                positions = [row[0] for row in curs.fetchall()]
+        except InternalError as error:
+            if getattr(error.__cause__, "sqlstate", None) == "XX001":  # data_corrupted
+                raise IntegrityViolation(str(error.__cause__).removeprefix("parindex: ")
+                                         ) from None
+            raise
+        if len(positions) != len(stored_events):
+            raise IntegrityViolation(f"the store returned {len(positions)} positions for "
+                                     f"{len(stored_events)} events")
         return positions
 
     # -- reads
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_events(self, originator_id: UUID | str, *, gt: int | None = None,
+                      lte: int | None = None, desc: bool = False, limit: int | None = None
+                      ) -> Sequence[StoredEvent]:
+        """The library's `select_events`, with each statement shape rendered once and rows as
+        tuples: every command loads two or three aggregates (each load a fast-forward query),
+        and rebuilding the query text and a dict per row each time was a measurable part of
+        a command's CPU (docs/performance-http.md)."""
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        params: list[Any] = [originator_id]
+        params += [value for value in (gt, lte) if value is not None]
+        if limit is not None:
+            params.append(limit)
+        with self.datastore.get_connection() as conn, \
+                conn.cursor(row_factory=tuple_row) as curs:
+            statement = self._select_events_sql.get(shape)
+            if statement is None:
+                statement = self._select_events_sql[shape] = self._select_events_text(
+                    shape).as_bytes(conn)
+            curs.execute(statement, params, prepare=True)
+            return [StoredEvent(originator_id=row[0], originator_version=row[1], topic=row[2],
+                                state=bytes(row[3])) for row in curs.fetchall()]
+
+    def _select_events_text(self, shape: tuple[bool, bool, bool, bool]) -> Composed:
+        after, upto, desc, limited = shape
+        schema, events = self._events_sql
+        return SQL("SELECT originator_id, originator_version, topic, state FROM {}.{} "
+                   "WHERE originator_id = %s{}{} ORDER BY originator_version {}{}").format(
+            schema, events, SQL(" AND originator_version > %s" if after else ""),
+            SQL(" AND originator_version <= %s" if upto else ""),
+            SQL("DESC" if desc else "ASC"), SQL(" LIMIT %s" if limited else ""))
 
     def _fetch(self, statement: Composed, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         # Not prepared: a generic plan for a position range with a LIMIT parameter can sort

@@ -274,6 +274,8 @@ def test_serve_workers_sums_the_workers_metrics_and_logs_json(tmp_path, monkeypa
             assert status == 200 and headers["x-request-id"] == f"e2e-{index}"
             request("GET", f"{base}/health", headers={"X-Request-ID": f"e2e-health-{index}"})
         assert request("GET", f"{base}/readyz")[0] == 200
+        wait_for_log(log_path, "Application startup complete.", count=2)  # both listen
+        burst_ids = keep_alive_burst("127.0.0.1", port, connections=16)
         status, _, body = request("GET", f"{base}/metrics")
     assert status == 200
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -289,3 +291,39 @@ def test_serve_workers_sums_the_workers_metrics_and_logs_json(tmp_path, monkeypa
     assert {f"e2e-health-{index}" for index in range(6)} <= ids  # /livez logs at DEBUG
     pids = {r["message"] for r in records if r["message"].startswith("Started server process")}
     assert len(pids) == 2
+    # 16 clients connecting at once are spread over both workers (api/listeners.py), not all
+    # accepted by whichever worker woke first.
+    served_by = {r["pid"] for r in records
+                 if r["logger"] == "parindex.access" and r.get("request_id") in burst_ids}
+    assert len(served_by) == 2, served_by
+
+
+def keep_alive_burst(host: str, port: int, connections: int) -> set[str]:
+    """Open `connections` keep-alive connections at the same moment (as a load balancer's pool
+    or a crowd of clients does), then send one GET /health on each; returns the request ids."""
+    import asyncio
+
+    async def burst() -> set[str]:
+        opened = await asyncio.gather(*(asyncio.open_connection(host, port)
+                                         for _ in range(connections)))
+        try:
+            for index, (_, writer) in enumerate(opened):
+                writer.write(f"GET /health HTTP/1.1\r\nHost: {host}\r\n"
+                             f"X-Request-ID: burst-{index}\r\n\r\n".encode())
+            for reader, _ in opened:
+                assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+            return {f"burst-{index}" for index in range(connections)}
+        finally:
+            for _, writer in opened:
+                writer.close()
+
+    return asyncio.run(burst())
+
+
+def wait_for_log(path: Any, text: str, count: int, seconds: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while path.read_text(errors="replace").count(text) < count:
+        assert time.monotonic() < deadline, f"{text!r} not logged {count} times"
+        time.sleep(0.1)

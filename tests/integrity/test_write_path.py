@@ -6,9 +6,10 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import uuid
+from typing import Any
 
 import pytest
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, PersistenceError
 
 import domain.store.recorders as recorders
 from domain.actors import Role
@@ -50,14 +51,24 @@ def test_a_rejected_save_leaves_neither_events_nor_hashes(app):
 
 def test_a_failure_while_hashing_rolls_the_events_back(app, monkeypatch):
     fill(app, 2)
+    raw = RawStore(app)
+    if raw.kind == "sqlite":  # the hashes are computed in Python, after the events' insert
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("hashing failed")
+        def broken(*args, **kwargs):
+            raise RuntimeError("hashing failed")
 
-    monkeypatch.setattr(recorders, "hash_new_events", broken)
-    with pytest.raises(RuntimeError, match="hashing failed"):
-        fill(app, 1, prefix="lost")
-    monkeypatch.undo()
+        monkeypatch.setattr(recorders, "hash_new_events", broken)
+        with pytest.raises(RuntimeError, match="hashing failed"):
+            fill(app, 1, prefix="lost")
+        monkeypatch.undo()
+    else:  # in the insert function, after the events' insert: make its last step fail
+        raw.run("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'hashing failed'; END $$",
+                "CREATE TRIGGER refuse BEFORE INSERT ON {integrity} FOR EACH ROW "
+                "EXECUTE FUNCTION refuse()", unguard=False)
+        with pytest.raises(PersistenceError, match="hashing failed"):
+            fill(app, 1, prefix="lost")
+        raw.run("DROP TRIGGER refuse ON {integrity}", "DROP FUNCTION refuse()", unguard=False)
     assert counts(app) == (2, 2)
     fill(app, 1, prefix="after")
     assert counts(app) == (3, 3)
@@ -172,3 +183,40 @@ def test_postgres_grant_script_leaves_the_app_role_append_only(postgres_schema_u
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP OWNED BY "{role}"')
             conn.execute(f'DROP ROLE "{role}"')
+
+
+@pytest.mark.postgres
+def test_postgres_hashes_text_ids_as_the_verifier_does(postgres_schema_url):
+    """The insert function encodes the id per the store's id type; parindex uses UUIDs, the
+    text branch is checked here against the Python verifier."""
+    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.postgres import PostgresDatastore
+
+    from domain.store.merkle import ID_TEXT
+
+    info = conninfo_of(postgres_schema_url)
+    datastore = PostgresDatastore(info["dbname"], info["host"], info["port"], info["user"], "",
+                                  schema=info["schema"], originator_id_type="text")
+    try:
+        recorder = recorders.PostgresIntegrityRecorder(datastore,
+                                                       events_table_name="text_events")
+        recorder.create_table()
+        ids = ["đơn-vị/STC", "unit-2"]
+        positions = recorder.insert_events(
+            [StoredEvent(ids[0], 1, "x:Opened", b"{}"),
+             StoredEvent(ids[1], 1, "x:Opened", "{\"tên\": \"Sở\"}".encode())])
+        positions += recorder.insert_events([StoredEvent(ids[0], 2, "x:Changed", b"[1]")])
+        assert recorder.id_kind == ID_TEXT and len(positions) == 3
+        report = verify(recorder)
+        assert report.ok and report.tree_size == 3, report.summary()
+    finally:
+        datastore.close()
+
+
+def conninfo_of(url: str) -> dict[str, Any]:
+    from urllib.parse import parse_qs, urlparse
+
+    parsed = urlparse(url)
+    return {"dbname": parsed.path.lstrip("/"), "host": parsed.hostname,
+            "port": parsed.port or 5432, "user": parsed.username or "postgres",
+            "schema": parse_qs(parsed.query)["schema"][0]}
