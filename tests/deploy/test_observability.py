@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -274,7 +275,8 @@ def test_serve_workers_sums_the_workers_metrics_and_logs_json(tmp_path, monkeypa
             assert status == 200 and headers["x-request-id"] == f"e2e-{index}"
             request("GET", f"{base}/health", headers={"X-Request-ID": f"e2e-health-{index}"})
         assert request("GET", f"{base}/readyz")[0] == 200
-        wait_for_log(log_path, "Application startup complete.", count=2)  # both listen
+        wait_for_log(log_path, "Application startup complete.", count=2)
+        time.sleep(0.5)  # a worker logs its start-up just before it listens
         burst_ids = keep_alive_burst("127.0.0.1", port, connections=16)
         status, _, body = request("GET", f"{base}/metrics")
     assert status == 200
@@ -321,8 +323,6 @@ def keep_alive_burst(host: str, port: int, connections: int) -> set[str]:
 
 
 def wait_for_log(path: Any, text: str, count: int, seconds: float = 60.0) -> None:
-    import time
-
     deadline = time.monotonic() + seconds
     while path.read_text(errors="replace").count(text) < count:
         assert time.monotonic() < deadline, f"{text!r} not logged {count} times"
