@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 
 from eventsourcing.persistence import Notification
+from psycopg.sql import SQL, Identifier
 
 from domain.application import ParIndex
 
@@ -32,12 +33,16 @@ class PollingFeed:
         self.after = batch[-1].id
         return batch
 
+    def nudge(self) -> None:
+        """Nothing to wake: every `next_batch` reads the store."""
+
     def close(self) -> None:
         pass
 
 
 class SubscriptionFeed:
     def __init__(self, app: ParIndex, after: int):
+        self.app = app
         self.subscription = app.recorder.subscribe(gt=after)
         self.queue: queue.Queue[Notification | BaseException] = queue.Queue(maxsize=20_000)
         self.pump = threading.Thread(target=self._pump, name="parindex-subscription",
@@ -66,6 +71,15 @@ class SubscriptionFeed:
             if isinstance(item, BaseException):
                 raise item
         return batch  # type: ignore[return-value]
+
+    def nudge(self) -> None:
+        """Send a notification on the events channel, so that the subscription reads the store
+        again. The library starts LISTENing in a thread of its own, after its first read:
+        events committed in between wake nobody, and when they are the last ones for a while
+        the subscription waits (tests/projections/test_runners.py reproduces it)."""
+        recorder = self.app.recorder
+        with recorder.datastore.get_connection() as conn:
+            conn.execute(SQL("NOTIFY {}").format(Identifier(recorder.channel_name)))
 
     def close(self) -> None:
         self.subscription.stop()

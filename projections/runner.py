@@ -3,8 +3,10 @@
 Each batch of events is folded in memory and written — rows, audit entries, event times and the
 new tracking position — in ONE transaction, so a crash anywhere leaves the views at the last
 committed batch and the runner resumes from there. Only one runner works at a time (`locks.py`);
-others wait and take over when it dies. A watchdog restarts a PostgreSQL subscription that stalls
-(issue #305 of the library: a lost NOTIFY leaves it waiting while the log grows).
+others wait and take over when it dies. A watchdog looks after a PostgreSQL subscription that
+falls behind the log without delivering anything (issue #305 of the library: a lost NOTIFY leaves
+it waiting while the log grows): after `nudge_seconds` it sends a NOTIFY of its own, after
+`stall_seconds` it restarts the subscription.
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ class RunnerStatus:
 
 class ViewRunner:
     def __init__(self, app: ParIndex, views: ViewStore, *, batch_size: int = 1000,
-                 idle_seconds: float = 0.2, stall_seconds: float = 10.0):
+                 idle_seconds: float = 0.2, nudge_seconds: float = 1.0,
+                 stall_seconds: float = 10.0):
         self.app = app
         self.views = views
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
+        self.nudge_seconds = nudge_seconds
         self.stall_seconds = stall_seconds
         self.status = RunnerStatus()
         self.lock = RunnerLock(app.settings)
@@ -117,6 +121,7 @@ class ViewRunner:
         self.status.generation, self.status.position = generation, position
         feed = self._feed(position)
         last_progress = time.monotonic()
+        nudged = False
         try:
             while not stop.is_set():
                 if not pending and self.views.meta("pending_generation") is not None:
@@ -125,22 +130,29 @@ class ViewRunner:
                 if batch:
                     position = self.process(board, generation, batch)
                     last_progress = time.monotonic()
+                    nudged = False
                     continue
                 head = self.app.recorder.max_notification_id() or 0
                 if pending and head <= position:
                     self._activate(generation)
                     raise GenerationChanged()
+                behind = time.monotonic() - last_progress
                 if head <= position:
                     # Caught up: the stall clock starts when the log moves ahead, not at the
                     # last batch (else the first event after a quiet spell restarted the feed).
                     last_progress = time.monotonic()
-                elif time.monotonic() - last_progress > self.stall_seconds:
+                    nudged = False
+                elif behind > self.nudge_seconds and not nudged:
+                    feed.nudge()  # a notification that never came (projections/feeds.py)
+                    nudged = True
+                elif behind > self.stall_seconds:
                     log.warning("subscription stalled at %s (head %s); restarting it",
                                 position, head)
                     self._note_restart("stalled subscription")
                     feed.close()
                     feed = self._feed(position)
                     last_progress = time.monotonic()
+                    nudged = False
                 if not self.lock.alive():
                     raise RuntimeError("the runner lock's session was lost")
         finally:

@@ -180,6 +180,28 @@ def test_postgres_watchdog_restarts_a_subscription_that_lost_its_notify(postgres
 
 
 @pytest.mark.postgres
+def test_postgres_watchdog_nudges_a_subscription_that_missed_its_notifies(postgres_schema_url,
+                                                                          monkeypatch):
+    """Events whose NOTIFY the subscription never hears (the library LISTENs only after its
+    first read) are delivered by the watchdog's own NOTIFY after nudge_seconds, without a
+    restart."""
+    with open_store(postgres_schema_url) as (app, views):
+        scenario = _in_appraisal(app)
+        # The subscription listens on a channel no save notifies: every NOTIFY is missed.
+        monkeypatch.setattr(app.recorder, "channel_name", "parindex_events_unheard")
+        with live_runner(app, views, idle_seconds=0.05, nudge_seconds=0.5,
+                         stall_seconds=30) as runner:
+            wait_caught_up(app, views)  # the subscription's first read
+            written_at = time.monotonic()
+            target = _bonuses(app, scenario, "unheard", 3)
+            wait_until(lambda: view_position(views) >= target, timeout=10,
+                       what="the watchdog's nudge")
+            assert time.monotonic() - written_at >= 0.5 - 0.05 - 0.02, \
+                "delivered before the nudge: the NOTIFY was not missed"
+            assert (runner.status.restarts, runner.status.last_error) == (0, None)
+
+
+@pytest.mark.postgres
 def test_postgres_watchdog_leaves_a_slow_but_healthy_subscription_alone(postgres_schema_url,
                                                                          monkeypatch):
     """After a quiet spell longer than stall_seconds, an event the subscription delivers a
