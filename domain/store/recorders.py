@@ -539,6 +539,12 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
                 f"int8send({version}::bigint) || int4send(octet_length({topic})) || {topic} || "
                 f"int4send(octet_length({state})) || {state})").format()
 
+        # A position at or before the head means events were deleted and positions reused.
+        refuse_reused_position = SQL(
+            "IF one_position <= head_position THEN RAISE EXCEPTION USING "
+            "ERRCODE = 'data_corrupted', MESSAGE = format('parindex: new event at position %s "
+            "is not after the integrity log''s head (position %s): events were deleted and "
+            "positions reused; run `parindex verify`', one_position, head_position); END IF;")
         return SQL(
             "DO $do$ BEGIN "
             "CREATE FUNCTION {schema}.{function}(events {schema}.{event_type}[], "
@@ -559,10 +565,7 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
             "RETURNING notification_id, originator_id, originator_version, "
             "convert_to(topic, 'UTF8'), state "
             "INTO one_position, one_id, one_version, one_topic, one_state; "
-            "IF one_position <= head_position THEN RAISE EXCEPTION USING "
-            "ERRCODE = 'data_corrupted', MESSAGE = format('parindex: new event at position %s "
-            "is not after the integrity log''s head (position %s): events were deleted and "
-            "positions reused; run `parindex verify`', one_position, head_position); END IF; "
+            "{refuse_reused_position} "
             "one_leaf := {one_leaf}; "
             "INSERT INTO {schema}.{integrity} (position, leaf_index, leaf_hash, chain_hash) "
             "VALUES (one_position, coalesce(head_index, -1) + 1, one_leaf, "
@@ -581,10 +584,7 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
             "RETURNING notification_id, originator_id, originator_version, "
             "convert_to(topic, 'UTF8') AS topic, state) "
             "SELECT * FROM inserted ORDER BY notification_id LOOP "
-            "IF one_position <= head_position THEN RAISE EXCEPTION USING "
-            "ERRCODE = 'data_corrupted', MESSAGE = format('parindex: new event at position %s "
-            "is not after the integrity log''s head (position %s): events were deleted and "
-            "positions reused; run `parindex verify`', one_position, head_position); END IF; "
+            "{refuse_reused_position} "
             "one_leaf := {one_leaf}; chain := sha256(chain || one_leaf); "
             "head_index := head_index + 1; head_position := one_position; "
             "INSERT INTO {schema}.{integrity} (position, leaf_index, leaf_hash, chain_hash) "
@@ -598,7 +598,8 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
             events=Identifier(self.events_table_name),
             integrity=Identifier(self.integrity_table_name),
             channel=Literal(self.channel_name), zero=Literal(ZERO_HASH), id_type=id_type,
-            one_leaf=leaf("one_position", "one_id", "one_version", "one_topic", "one_state"))
+            one_leaf=leaf("one_position", "one_id", "one_version", "one_topic", "one_state"),
+            refuse_reused_position=refuse_reused_position)
 
     def missing_objects(self) -> list[str]:
         """Tables and guard triggers this recorder needs that do not exist."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import uuid
-from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError, PersistenceError
@@ -194,9 +193,11 @@ def test_postgres_hashes_text_ids_as_the_verifier_does(postgres_schema_url):
 
     from domain.store.merkle import ID_TEXT
 
-    info = conninfo_of(postgres_schema_url)
-    datastore = PostgresDatastore(info["dbname"], info["host"], info["port"], info["user"], "",
-                                  schema=info["schema"], originator_id_type="text")
+    env = settings_from_url(postgres_schema_url).library_env
+    datastore = PostgresDatastore(env["POSTGRES_DBNAME"], env["POSTGRES_HOST"],
+                                  env["POSTGRES_PORT"], env["POSTGRES_USER"],
+                                  env["POSTGRES_PASSWORD"], schema=env["POSTGRES_SCHEMA"],
+                                  originator_id_type="text")
     try:
         recorder = recorders.PostgresIntegrityRecorder(datastore,
                                                        events_table_name="text_events")
@@ -212,11 +213,3 @@ def test_postgres_hashes_text_ids_as_the_verifier_does(postgres_schema_url):
     finally:
         datastore.close()
 
-
-def conninfo_of(url: str) -> dict[str, Any]:
-    from urllib.parse import parse_qs, urlparse
-
-    parsed = urlparse(url)
-    return {"dbname": parsed.path.lstrip("/"), "host": parsed.hostname,
-            "port": parsed.port or 5432, "user": parsed.username or "postgres",
-            "schema": parse_qs(parsed.query)["schema"][0]}
