@@ -8,14 +8,20 @@ end unless --keep), and with --sqlite also on a SQLite file:
    (`benchmarks/national_log.py`: 34 provinces, one cycle each, about 100 sub-criteria per
    framework, the whole workflow from self-assessment to corrections);
 2. measures (a) the rate at which the store hands out those events decoded into domain events
-   (`recorder.select_notifications` in pages of 10,000 + `mapper.to_domain_event`: the floor
-   under any rebuild), twice, before and after (b);
-3. (b) times `projections.runner.rebuild` of all views into a fresh generation;
+   (`recorder.select_notifications` in pages of 10,000 + `mapper.to_domain_event` in this
+   process: the library's own read + decode, the issue's floor under any rebuild; `rebuild`
+   itself reads tuple rows with `projections.feeds.stored_pages`), twice, before and after (b);
+3. (b) times `projections.rebuild.rebuild` of all views into a fresh generation with its default
+   workers (on PostgreSQL one process per usable CPU, at most 4; the verdict figure), and on
+   PostgreSQL a second one with `workers=1` right after it, for comparison; CPU time is this
+   process's and its worker processes' (`RUSAGE_CHILDREN`), not the database server's;
 4. (c) times requests through `projections.queries.ReadModel`: a group ranking, a scorecard, an
    audit-trail page (one cycle, 100 rows, random cursors) and an as-of ranking (a random earlier
    position), median and p99 each;
-5. replays two slices of the log the way `rebuild` does (first and last events), timing select,
-   decode, fold and write, and profiles them with cProfile;
+5. replays two slices of the log the way one rebuild worker folds them (first and last events:
+   `stored_pages`, `mapper.to_domain_event`, `Scoreboard.apply`, one flush), timing the
+   read of each page, decode, fold, deriving rows,
+   upserting them and appending audit rows and event times, and profiles them with cProfile;
 6. prints the figures with the issue's targets and writes docs/performance-projections.md
    (a --quick smoke run: about 60,000 events, var/performance-projections-quick.md).
 """
@@ -29,6 +35,7 @@ import math
 import os
 import pstats
 import random
+import resource
 import shlex
 import statistics
 import sys
@@ -54,9 +61,10 @@ from benchmarks.national_log import (
 from benchmarks.run import conninfo, probe_postgres, redact
 from domain.application import ParIndex
 from domain.store.config import settings_from_url
+from projections.feeds import stored_pages
 from projections.history import versions_at
 from projections.queries import AsOf, ReadModel
-from projections.runner import rebuild
+from projections.rebuild import RebuildReport, rebuild
 from projections.scoreboard import Scoreboard
 from projections.store import ViewStore
 
@@ -66,7 +74,7 @@ QUICK_OUTPUT = ROOT / "var" / "performance-projections-quick.md"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_EVENTS = 1_000_000
 QUICK_EVENTS = 60_000
-CHUNK = 10_000  # the page size rebuild() reads with
+CHUNK = 10_000  # (a)'s page, in events; rebuild()'s page, in positions
 REQUESTS = 200
 QUICK_REQUESTS = 50
 WARMUP = 10
@@ -188,6 +196,14 @@ def _sqlite(store: Store) -> Iterator[Any]:
     recorder: Any = store.app.recorder
     with recorder.datastore.transaction(commit=True) as cur:
         yield cur
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its children that have ended. A
+    rebuild on PostgreSQL folds in worker processes, so most of its CPU is theirs and
+    `time.process_time()` alone would miss it. The database server's CPU is in neither."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 # -- (a) read + decode ----------------------------------------------------------------------------
@@ -372,7 +388,7 @@ class SliceTiming:
     first: int
     last: int
     events: int = 0
-    select: float = 0.0
+    wait: float = 0.0  # reading the next page of `stored_pages`
     decode: float = 0.0
     fold: float = 0.0
     rows: float = 0.0  # take_changes + Scoreboard.rows (Python)
@@ -383,20 +399,26 @@ class SliceTiming:
 
     @property
     def total(self) -> float:
-        return self.select + self.decode + self.fold + self.rows + self.upsert + self.append
+        return self.wait + self.decode + self.fold + self.rows + self.upsert + self.append
 
 
 def _board_at(app: ParIndex, views: ViewStore, generation: GenerationReport,
               position: int) -> Scoreboard:
     """A scoreboard holding every aggregate as it stood at `position` (what a rebuild has in
     memory when it gets there)."""
-    board = Scoreboard(loader=lambda i, v: app.repository.get(i, version=v))
+    board = _empty_board(app)
     ids: list[UUID] = [*(p.cycle_id for p in generation.provinces),
                        *(u.card_id for p in generation.provinces for u in p.units)]
     ids += [UUID(str(row)) for row in _framework_ids(app, generation)]
     for aggregate_id, version in versions_at(app, views, ids, position).items():
         board.adopt(app.repository.get(aggregate_id, version=version))
     return board
+
+
+def _empty_board(app: ParIndex) -> Scoreboard:
+    """A scoreboard with the loader a rebuild worker gives it (a fold from position 0 of the
+    whole log never calls it)."""
+    return Scoreboard(loader=lambda i, v: app.repository.get(i, version=v))
 
 
 def _framework_ids(app: ParIndex, generation: GenerationReport) -> list[UUID]:
@@ -406,35 +428,34 @@ def _framework_ids(app: ParIndex, generation: GenerationReport) -> list[UUID]:
 
 def replay_slice(app: ParIndex, views: ViewStore, scratch: int, board: Scoreboard,
                  timing: SliceTiming) -> None:
-    """Fold events (first, last] as `runner.rebuild` does and write them to generation
-    `scratch` in one flush, timing each part."""
-    position = timing.first
-    while position < timing.last:
+    """Fold events (first, last] as one rebuild worker does (`projections.rebuild`'s
+    `fold_partition`, one partition) and write them to generation `scratch` in one flush,
+    timing each part."""
+    pages = stored_pages(app, views, timing.first, timing.last, CHUNK)
+    to_domain_event = app.mapper.to_domain_event
+    while True:
         started = time.perf_counter()
-        batch = app.recorder.select_notifications(start=position, limit=CHUNK,
-                                                  inclusive_of_start=False,
-                                                  stop=timing.last)
-        selected = time.perf_counter()
-        if not batch:
+        page = next(pages, None)
+        waited = time.perf_counter()
+        if page is None:
             break
-        events = [app.mapper.to_domain_event(n) for n in batch]
+        events = [to_domain_event(stored) for stored in page]
         decoded = time.perf_counter()
-        for event, notification in zip(events, batch, strict=True):
-            board.apply(event, notification.id)
+        for event, stored in zip(events, page, strict=True):
+            board.apply(event, stored.id)
         folded = time.perf_counter()
-        timing.select += selected - started
-        timing.decode += decoded - selected
+        timing.wait += waited - started
+        timing.decode += decoded - waited
         timing.fold += folded - decoded
-        timing.events += len(batch)
-        position = batch[-1].id
+        timing.events += len(page)
     started = time.perf_counter()
     changed, audit, times = board.take_changes()
     rows = board.rows(changed)
     derived = time.perf_counter()
-    with views.transaction() as cur:  # rebuild's one write, in two calls to time its parts
-        views.write(cur, scratch, rows, [], [], position - 1)
+    with views.transaction() as cur:  # the worker's writes, in one flush of two calls
+        views.write(cur, scratch, rows, [], [], None)  # its final derivation, once
         upserted = time.perf_counter()
-        views.write(cur, scratch, {}, audit, times, position)
+        views.write(cur, scratch, {}, audit, times, None)  # what every flush appends
     timing.rows += derived - started
     timing.upsert += upserted - derived
     timing.append += time.perf_counter() - upserted
@@ -464,8 +485,8 @@ def profile_rebuild(store: Store, views: ViewStore, generation: GenerationReport
         for label, first, last in bounds:
             for profiled_run in (False, True):
                 views.drop_generation(scratch)
-                views.create_generation(scratch)
-                board = (Scoreboard() if first == 0 else
+                views.create_generation(scratch, indexes=False)  # as rebuild() loads
+                board = (_empty_board(app) if first == 0 else
                          _board_at(app, views, generation, first))
                 timing = SliceTiming(label, first, last)
                 if profiled_run:
@@ -478,7 +499,7 @@ def profile_rebuild(store: Store, views: ViewStore, generation: GenerationReport
                     replay_slice(app, views, scratch, board, timing)
                     timings.append(timing)
                     log(f"  slice {label}: {timing.events:,} events in {timing.total:.1f} s "
-                        f"(select {timing.select:.1f}, decode {timing.decode:.1f}, fold "
+                        f"(page read {timing.wait:.1f}, decode {timing.decode:.1f}, fold "
                         f"{timing.fold:.1f}, rows {timing.rows:.1f}, upsert {timing.upsert:.1f}, "
                         f"append {timing.append:.1f})")
     finally:
@@ -515,16 +536,49 @@ def top_functions(stats: pstats.Stats, key: str, count: int) -> list[tuple[str, 
 # -- one store ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RebuildRun:
+    """One timed `rebuild()`: its own report (events, elapsed seconds, workers) and the CPU
+    seconds of this process and its worker processes while it ran."""
+
+    report: RebuildReport
+    cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.report.events / self.report.seconds
+
+    @property
+    def cpu_rate(self) -> float:
+        return self.report.events / self.cpu
+
+    def describe(self) -> str:
+        return (f"{self.report.events:,} events in {self.report.seconds:.1f} s "
+                f"({self.rate:,.0f} events/s, {self.cpu:.1f} s CPU in this process and its "
+                f"workers), {processes(self.report.workers)}, generation "
+                f"{self.report.generation}, activated: {self.report.activated}")
+
+
+def processes(workers: int) -> str:
+    return "folded in this process" if workers == 1 else f"{workers} worker processes"
+
+
+def timed_rebuild(app: ParIndex, views: ViewStore, workers: int | None = None) -> RebuildRun:
+    """`rebuild(app, views)` with its default workers (None), or with `workers`; the CPU is
+    counted when it returns, after it has waited for its workers."""
+    cpu = cpu_seconds()
+    report = rebuild(app, views, workers=workers)
+    return RebuildRun(report, cpu_seconds() - cpu)
+
+
 @dataclass
 class StoreResult:
     store: Store
     generation: GenerationReport
     read_decode: list[tuple[int, float, float]]
-    rebuild_events: int
-    rebuild_seconds: float
-    rebuild_cpu: float
+    rebuild: RebuildRun  # default workers: the verdict figure
+    single: RebuildRun | None  # workers=1 right after, for comparison (PostgreSQL only)
     parts: dict[str, tuple[float, float]]  # seconds and 1-minute load average after it
-    rebuild_activated: bool
     check: str
     queries: dict[str, Latency]
     profile: Profile
@@ -536,19 +590,31 @@ class StoreResult:
         return [events / seconds for events, seconds, _ in self.read_decode]
 
     @property
+    def read_cpu_rate(self) -> float:
+        return statistics.mean(events / cpu for events, _, cpu in self.read_decode)
+
+    @property
     def cpu_ratio(self) -> float:
-        """Rebuild rate / read + decode rate on this process's CPU time (less sensitive to
-        other work on the machine; the database server's own CPU is not counted)."""
-        read = statistics.mean(events / cpu for events, _, cpu in self.read_decode)
-        return (self.rebuild_events / self.rebuild_cpu) / read
+        """Rebuild rate / read + decode rate on CPU time, the rebuild's counting its worker
+        processes (less sensitive to other work on the machine; the database server's own
+        CPU is not counted)."""
+        return self.rebuild.cpu_rate / self.read_cpu_rate
 
     @property
     def read_rate(self) -> float:
         return statistics.mean(self.read_rates)
 
     @property
+    def rebuild_events(self) -> int:
+        return self.rebuild.report.events
+
+    @property
+    def rebuild_seconds(self) -> float:
+        return self.rebuild.report.seconds
+
+    @property
     def rebuild_rate(self) -> float:
-        return self.rebuild_events / self.rebuild_seconds
+        return self.rebuild.rate
 
     def value(self, target: Target) -> float:
         if target.key == "rebuild":
@@ -574,9 +640,10 @@ def run_store(store: Store, events: int, requests: int) -> StoreResult:
     last = time.perf_counter()
 
     def part(name: str) -> None:
+        """Time since the previous part, added to `name`'s (the checks come in two)."""
         nonlocal last
         now = time.perf_counter()
-        parts[name] = (now - last, _load())
+        parts[name] = (parts.get(name, (0.0, 0.0))[0] + now - last, _load())
         last = now
 
     log(f"{store.title}: generating about {events:,} events — {plan.provinces} provinces × "
@@ -599,34 +666,40 @@ def run_store(store: Store, events: int, requests: int) -> StoreResult:
         part("read + decode, pass 1")
         log(f"  {reads[-1][0]:,} events in {reads[-1][1]:.1f} s "
             f"({reads[-1][0] / reads[-1][1]:,.0f} events/s)")
-        log("(b) full rebuild of all views into a fresh generation")
-        cpu = time.process_time()
-        report = rebuild(app, views)
-        rebuild_cpu = time.process_time() - cpu
-        part("rebuild")
-        log(f"  {report.events:,} events in {report.seconds:.1f} s "
-            f"({report.events / report.seconds:,.0f} events/s), generation "
-            f"{report.generation}, activated: {report.activated}")
+        log("(b) full rebuild of all views into a fresh generation, default workers")
+        rebuilt = timed_rebuild(app, views)
+        part(f"rebuild ({processes(rebuilt.report.workers)})")
+        log(f"  {rebuilt.describe()}")
+        check = verify(store, views, generation, random.Random(7))
+        part("check")
+        log(f"  check: {check}")
+        single = None
+        if store.kind == "postgresql":  # SQLite always folds in one process
+            log("(b) again with workers=1, for comparison (replaces that generation)")
+            single = timed_rebuild(app, views, workers=1)
+            part("rebuild (workers=1)")
+            log(f"  {single.describe()}")
+            verify(store, views, generation, random.Random(7))
+            part("check")
+            log("  check: the same")
         log("(a) read + decode, pass 2")
         reads.append(read_decode(app))
         part("read + decode, pass 2")
         log(f"  {reads[-1][0]:,} events in {reads[-1][1]:.1f} s "
             f"({reads[-1][0] / reads[-1][1]:,.0f} events/s)")
         analyze(store, views)
-        check = verify(store, views, generation, random.Random(7))
-        log(f"  check: {check}")
         log(f"(c) queries through ReadModel, {requests} requests each after {WARMUP} warm-up")
         queries, query_stats = time_queries(store, views, generation, requests)
         plans = audit_plans(store, views, generation)
         part("queries and their profiles")
-        log("where the rebuild's time goes: two slices replayed as rebuild() does, then "
-            "profiled")
+        log("where the rebuild's time goes: two slices replayed as one rebuild worker folds "
+            "them, then profiled")
         profile = profile_rebuild(store, views, generation)
         part("slices and profile")
     finally:
         views.close()
-    return StoreResult(store, generation, reads, report.events, report.seconds, rebuild_cpu,
-                       parts, report.activated, check, queries, profile, query_stats, plans)
+    return StoreResult(store, generation, reads, rebuilt, single, parts, check, queries,
+                       profile, query_stats, plans)
 
 
 # -- reporting ----------------------------------------------------------------------------------
@@ -683,25 +756,25 @@ STEP_NOTES = {
 
 
 def rebuild_split(result: StoreResult) -> list[tuple[str, float]]:
-    """The measured rebuild's time split by part, estimated from the slices: per-event costs
-    of select, decode, fold and appending audit rows and event times (mean of the two
-    slices), and per-scorecard costs of deriving and upserting the rows, which rebuild does
-    for every changed scorecard at each flush (every 250,000 events and at the end)."""
+    """A rebuild's work split by part, estimated from the slices as if one process did it
+    all: per-event costs of reading pages, decoding, folding and appending audit rows and
+    event times (mean of the two slices), and per-scorecard costs of deriving and upserting
+    the rows, which each worker does once per scorecard of its partition, at the end (the
+    flushes every 250,000 events only append)."""
     slices = result.profile.slices
     events = result.rebuild_events
     per_event = {part: statistics.mean(getattr(s, part) / s.events for s in slices)
-                 for part in ("select", "decode", "fold", "append")}
+                 for part in ("wait", "decode", "fold", "append")}
     per_row = {part: statistics.mean(getattr(s, part) / max(1, s.card_rows) for s in slices)
                for part in ("rows", "upsert")}
     cards = sum(len(p.units) for p in result.generation.provinces)
-    flushes = math.ceil(events / FLUSH_EVERY)
-    return [("select (read pages)", per_event["select"] * events),
+    return [("page read (stored_pages)",
+             per_event["wait"] * events),
             ("decode (to_domain_event)", per_event["decode"] * events),
             ("fold (Scoreboard.apply)", per_event["fold"] * events),
-            (f"rows (Scoreboard.rows: {cards:,} scorecards × {flushes} flushes)",
-             per_row["rows"] * cards * flushes),
-            (f"upsert SQL (those rows: {cards:,} × {flushes})",
-             per_row["upsert"] * cards * flushes),
+            (f"rows (Scoreboard.rows: {cards:,} scorecards, once each)",
+             per_row["rows"] * cards),
+            (f"upsert SQL (those {cards:,} rows, once each)", per_row["upsert"] * cards),
             ("append SQL (an audit row and an event-time row per event)",
              per_event["append"] * events)]
 
@@ -709,9 +782,21 @@ def rebuild_split(result: StoreResult) -> list[tuple[str, float]]:
 def cost_summary(result: StoreResult) -> list[str]:
     split = rebuild_split(result)
     estimated = sum(seconds for _, seconds in split)
-    out = [f"Estimated split of the measured {result.rebuild_seconds:.1f} s rebuild (the "
-           "slices' per-event and per-scorecard costs × this log's events, scorecards and "
-           f"flushes; the estimate adds up to {estimated:.1f} s):", "",
+    workers = result.rebuild.report.workers
+    cards = sum(len(p.units) for p in result.generation.provinces)
+    measured = f"{result.rebuild_seconds:.1f} s ({processes(workers)})"
+    if result.single is not None:
+        measured += f" and {result.single.report.seconds:.1f} s (with `workers=1`)"
+    out = [f"Estimated split of a rebuild's work as one process would do it (the slices' "
+           f"per-event and per-scorecard costs × this log's {result.rebuild_events:,} events "
+           f"and {cards:,} scorecards; each scorecard's rows are derived and upserted once, at "
+           f"the end of its worker's partition). It adds up to {estimated:.1f} s and leaves out "
+           "creating the tables, starting the worker processes, building the secondary "
+           f"indexes after the load and the switch. The rebuild measured {measured}."
+           + ("" if workers == 1 else
+              f" With {workers} workers the wall time is roughly this work divided among "
+              f"them; they share the machine's {os.cpu_count()} CPUs with each other and with "
+              "the database server (which also reads and filters each worker's pages)."), "",
            "| part | seconds | share of the estimate |", "|---|---:|---:|"]
     out += [f"| {part} | {seconds:.1f} | {seconds / estimated:.0%} |" for part, seconds in split]
     read = result.rebuild_events / result.read_rate
@@ -720,6 +805,36 @@ def cost_summary(result: StoreResult) -> list[str]:
             f"{ranked[1][0]} ({ranked[1][1] / estimated:.0%}). Reading and decoding alone take "
             f"{read:.1f} s at the measured read + decode rate; the target (rebuild ≥ 50 % of "
             f"that rate) allows {2 * read:.1f} s for the whole rebuild."]
+    return out
+
+
+def rebuild_lines(result: StoreResult) -> list[str]:
+    """(b) and the CPU figures, as result bullets: the default-workers rebuild (the verdict
+    figure) and, on PostgreSQL, the single-process one for comparison."""
+    rebuilt, single = result.rebuild, result.single
+    report = rebuilt.report
+    out = [f"- (b) full rebuild with its default workers ({processes(report.workers)}): "
+           f"{report.events:,} events in {report.seconds:.1f} s = {number(rebuilt.rate)} "
+           "events/s, into a fresh generation "
+           f"({'activated by the rebuild itself' if report.activated else 'left pending'}). "
+           f"Check: {result.check}."]
+    if single is not None:
+        out.append(
+            "- For comparison, not a verdict: the same rebuild with `workers=1` (folded in "
+            "this process) right after it, into another fresh generation that replaced the "
+            f"first (the queries below read it): {single.report.events:,} events in "
+            f"{single.report.seconds:.1f} s = {number(single.rate)} events/s; the "
+            f"{report.workers} workers took {report.seconds / single.report.seconds:.0%} of its "
+            "time. Check: the same.")
+    out.append(
+        "- On CPU time instead of the clock (user + system of this process and its rebuild "
+        "workers; what other work on the machine disturbs least; the database server's CPU "
+        f"is not in it): read + decode {number(result.read_cpu_rate)} events/s, rebuild "
+        f"({processes(report.workers)}) {number(rebuilt.cpu_rate)} events/s "
+        f"({rebuilt.cpu:.1f} s of CPU), ratio {result.cpu_ratio:.0%}"
+        + ("." if single is None else
+           f"; rebuild with `workers=1` {number(single.cpu_rate)} events/s ({single.cpu:.1f} s), "
+           f"ratio {single.cpu_rate / result.read_cpu_rate:.0%}."))
     return out
 
 
@@ -762,16 +877,9 @@ def describe_result(result: StoreResult, quick: bool) -> list[str]:
     out += [
         "",
         f"- (a) read + decode: {number(result.read_rate)} events/s (mean of two passes over "
-        f"the whole log, {reads} events/s, before and after the rebuild).",
-        f"- (b) full rebuild: {result.rebuild_events:,} events in {result.rebuild_seconds:.1f} s"
-        f" = {number(result.rebuild_rate)} events/s, into a fresh generation "
-        f"({'activated by the rebuild itself' if result.rebuild_activated else 'left pending'}"
-        f"). Check: {result.check}.",
-        f"- On this process's CPU time instead of the clock (what other work on the machine "
-        f"disturbs least; the database server's CPU is not in it): read + decode "
-        f"{number(statistics.mean(e / c for e, _, c in result.read_decode))} events/s, rebuild "
-        f"{number(result.rebuild_events / result.rebuild_cpu)} events/s, ratio "
-        f"{result.cpu_ratio:.0%}.",
+        f"the whole log, {reads} events/s, before and after the "
+        f"{'rebuilds' if result.single else 'rebuild'}).",
+        *rebuild_lines(result),
         "- Run time by part, and the 1-minute load average at its end: " + ", ".join(
             f"{part} {seconds:.0f} s (load {load:.1f})"
             for part, (seconds, load) in result.parts.items())
@@ -794,20 +902,25 @@ def describe_result(result: StoreResult, quick: bool) -> list[str]:
         out += [f"| {p.setting} | `{p.index}` | {p.removed:,} | {p.milliseconds:.2f} ms |"
                 for p in result.audit_plans]
     out += ["", "### Where the rebuild's time goes", "",
-            "Two slices of the log replayed exactly as `rebuild()` does it (pages of "
-            f"{CHUNK:,} from `select_notifications`, `mapper.to_domain_event`, "
+            "Two slices of the log replayed the way one rebuild worker folds its partition "
+            "(`projections.rebuild.fold_partition`, here with the whole log as one partition): "
+            f"windows of {CHUNK:,} positions from `projections.feeds.stored_pages` (tuple rows "
+            "read with the view store's connection, in the folding thread), "
+            "`mapper.to_domain_event`, "
             "`Scoreboard.apply`, then one flush: `take_changes`, `rows`, `ViewStore.write` in "
-            "one transaction, called twice to time the upsert of the derived rows apart from "
-            "the appended audit rows and event times) into a scratch generation, which is "
-            "dropped. The last slice starts from every aggregate loaded as it stood at its "
-            "first position. Percentages are shares of each slice's time.", "",
-            "| slice | events | events/s | select | decode | fold (apply) | rows | upsert SQL "
+            "one transaction, called twice to time the upsert of the derived rows (which a "
+            "worker does once, at the end) apart from the appended audit rows and event times "
+            f"(which it does every {FLUSH_EVERY:,} events). They go into a scratch generation "
+            "without secondary indexes, as a rebuild loads, which is dropped. The last slice "
+            "starts from every aggregate loaded as it stood at its first position. Percentages "
+            "are shares of each slice's time.", "",
+            "| slice | events | events/s | page read | decode | fold (apply) | rows | upsert SQL "
             "| append SQL | audit rows | scorecard rows |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in result.profile.slices:
         out.append(
             f"| {s.label} ({s.first + 1:,}–{s.last:,}) | {s.events:,} | "
-            f"{number(s.events / s.total)} | {s.select / s.total:.0%} | "
+            f"{number(s.events / s.total)} | {s.wait / s.total:.0%} | "
             f"{s.decode / s.total:.0%} | {s.fold / s.total:.0%} | {s.rows / s.total:.0%} | "
             f"{s.upsert / s.total:.0%} | {s.append / s.total:.0%} | {s.audit_rows:,} | "
             f"{s.card_rows:,} |")
@@ -851,8 +964,8 @@ def report(results: list[StoreResult], machine: list[tuple[str, str]], quick: bo
         f"- Date: {started:%Y-%m-%d %H:%M} UTC",
         f"- Command: `{invoked}`" + ("" if invoked.startswith("make")
                                       else " (what `make bench-national` runs)"),
-        f"- Run time: {seconds:.0f} s (generation included); this process used {cpu:.0f} s "
-        "of CPU (the database server's work is not in that figure)",
+        f"- Run time: {seconds:.0f} s (generation included); this process and its rebuild "
+        f"workers used {cpu:.0f} s of CPU (the database server's work is not in that figure)",
         f"- Stores: {', '.join(r.store.title for r in results)}",
         "",
     ]
@@ -876,11 +989,26 @@ def report(results: list[StoreResult], machine: list[tuple[str, str]], quick: bo
         "configured.",
         f"- (a) read + decode: `app.recorder.select_notifications(start, limit={CHUNK:,}, "
         "inclusive_of_start=False)` page after page and `app.mapper.to_domain_event` on every "
-        "notification — what `rebuild()` does before folding, and the floor under it.",
-        "- (b) `projections.runner.rebuild(app, ViewStore(settings))` on views that do not "
-        "exist yet (a fresh generation, no live runner, so it switches readers itself); "
-        "events/s = events folded / its own elapsed time (creating the tables, folding, the "
-        "flushes every 250,000 events, the final flush and the switch).",
+        "notification, in this process — the library's own read + decode, the floor the issue "
+        "sets under any rebuild. `rebuild()` no longer reads this way: it reads tuple rows with "
+        "`projections.feeds.stored_pages` (and decodes them with the same "
+        "`mapper.to_domain_event`), and on PostgreSQL in several processes.",
+        "- (b) `projections.rebuild.rebuild(app, ViewStore(settings))` with its default "
+        "workers, on views that do not exist yet (a fresh generation, no live runner, so it "
+        "switches readers itself). On PostgreSQL that is one `python -m projections.rebuild` "
+        "process per usable CPU (at most 4), each owning a hash partition of the aggregates: "
+        "it reads only their events (`stored_pages`, windows of "
+        f"{CHUNK:,} positions), decodes and folds them "
+        f"(`Scoreboard.apply`), appends audit rows and event times every {FLUSH_EVERY:,} "
+        "events, and derives and upserts its scorecard, cycle and framework rows once, at the "
+        "end; then the secondary indexes are built over the loaded rows and readers switch. "
+        "On SQLite the fold runs in this process. events/s = events folded / its own elapsed "
+        "time (creating the tables, starting the workers, folding, writing, building the "
+        "indexes and the switch). On PostgreSQL a second rebuild with `workers=1` (the fold "
+        "in this process) follows at once, for comparison only; it makes another generation, "
+        "which replaces the first. CPU time: this process's and, from `getrusage("
+        "RUSAGE_CHILDREN)`, its worker processes' (user + system), never the database "
+        "server's.",
         f"- (c) {requests} timed requests per query through `ReadModel` after {WARMUP} "
         "untimed ones, one at a time, random provinces, groups, scorecards, cursors and "
         "positions (seeded); p99 is the nearest-rank 99th percentile. Audit pages: "
@@ -902,8 +1030,12 @@ def print_summary(results: list[StoreResult]) -> None:
         print(f"  (a) read + decode: {number(result.read_rate)} events/s "
               f"(passes: {', '.join(number(r) for r in result.read_rates)})")
         print(f"  (b) full rebuild:  {number(result.rebuild_rate)} events/s "
-              f"({result.rebuild_seconds:.1f} s; on process CPU time the ratio to (a) is "
+              f"({result.rebuild_seconds:.1f} s, {processes(result.rebuild.report.workers)}; "
+              "on CPU time of this process and its workers the ratio to (a) is "
               f"{result.cpu_ratio:.0%})")
+        if result.single is not None:
+            print(f"      with workers=1: {number(result.single.rate)} events/s "
+                  f"({result.single.report.seconds:.1f} s; for comparison, not a verdict)")
         for key, latency in result.queries.items():
             print(f"  (c) {QUERY_LABELS[key]}: median {latency.median:.1f} ms, "
                   f"p99 {latency.p99:.1f} ms")
@@ -952,7 +1084,7 @@ def main(argv: list[str] | None = None) -> int:
     output: Path = args.output or (QUICK_OUTPUT if args.quick else DEFAULT_OUTPUT)
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    cpu = time.process_time()
+    cpu = cpu_seconds()
     load_before = load_average()
     notes: list[str] = []
     stores: list[Callable[[], Any]] = []
@@ -972,7 +1104,7 @@ def main(argv: list[str] | None = None) -> int:
         with open_store() as store:
             results.append(run_store(store, events, requests))
     seconds = time.perf_counter() - clock
-    cpu = time.process_time() - cpu
+    cpu = cpu_seconds() - cpu
     print_summary(results)
     if any(r.generation.events < events for r in results):
         notes.append("The log ended below the requested size (see the log section).")
@@ -980,8 +1112,8 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(f"This run took {seconds / 60:.0f} minutes, over the budget of about "
                      f"{BUDGET_SECONDS // 60} minutes for a full run; see the run time by part "
                      "and the load averages below (a load above the number of CPUs means the "
-                     "machine was shared with other work). This process itself used "
-                     f"{cpu / 60:.0f} minutes of CPU.")
+                     "machine was shared with other work). This process and its rebuild "
+                     f"workers used {cpu / 60:.0f} minutes of CPU.")
     machine = [*describe(postgres_info),
                ("load average (1 min)", f"{load_before} at the start, {load_average()} at "
                                         "the end (other work on the machine slows a run)")]
@@ -990,7 +1122,8 @@ def main(argv: list[str] | None = None) -> int:
     output.write_text(document, encoding="utf-8")
     with suppress(ValueError):
         output = output.resolve().relative_to(Path.cwd())
-    log(f"Wrote {output} in {seconds:.0f} s total ({cpu:.0f} s CPU in this process).")
+    log(f"Wrote {output} in {seconds:.0f} s total ({cpu:.0f} s CPU in this process and its "
+        "rebuild workers).")
     return 0
 
 

@@ -18,10 +18,11 @@ from domain.application import ParIndex
 from domain.cycle.model import cycle_id as cycle_id_of
 from domain.cycle.phases import RankingRule
 from domain.errors import InvalidInput, NotFound
+from projections.cells import iso
 from projections.history import HistoricRows
 from projections.ranking import PreviousResult, Standing, rank_group
 from projections.rows import LiveRows, on_generation
-from projections.store import ViewStore, iso
+from projections.store import ViewStore
 
 MAX_PAGE = 500
 

@@ -10,11 +10,10 @@ Pure: no I/O here. `runner.py` feeds it and `store.py` persists what it derives.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from domain.cycle.model import AssessmentCycle
@@ -24,22 +23,25 @@ from domain.points import percent_of
 from domain.scorecard.model import Scorecard
 from domain.scorecard.state import PointsSource
 from domain.scoring import ItemInput, ScoreSheet, score
+from projections.cells import iso, text
 
 Aggregate = Framework | AssessmentCycle | Scorecard
-FOLDED = frozenset({"Framework", "AssessmentCycle", "Scorecard"})
+FOLDED: dict[str, type] = {"Framework": Framework, "AssessmentCycle": AssessmentCycle,
+                           "Scorecard": Scorecard}
 
 
-def text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+Change = tuple[str, str | None, str | None, str | None, str | None, str | None]
 
 
-@dataclass(frozen=True)
-class AuditRow:
+class AuditRow(NamedTuple):
+    """One audit-trail row, cell-ready in the table's column order (projections/store.py
+    copies it as it is): ids and times as text, points as exact text."""
+
     position: int
     event_id: str
-    recorded_at: datetime
-    cycle_id: UUID
-    scorecard_id: UUID
+    recorded_at: str
+    cycle_id: str
+    scorecard_id: str
     unit_code: str
     item_code: str | None
     kind: str
@@ -48,7 +50,7 @@ class AuditRow:
     actor_id: str
     actor_role: str
     reason: str | None
-    decision_ref: str | None = None
+    decision_ref: str | None
 
 
 @dataclass
@@ -61,9 +63,11 @@ class Scoreboard:
     trees: dict[UUID, FrameworkTree] = field(default_factory=dict)
     changed: set[UUID] = field(default_factory=set)
     audit: list[AuditRow] = field(default_factory=list)
-    times: list[tuple[int, datetime]] = field(default_factory=list)
+    times: list[tuple[int, str]] = field(default_factory=list)
     position: int = 0
     loader: Callable[[UUID, int | None], Any] | None = None
+    # A card's (cycle id, card id) as text, for its audit rows.
+    card_texts: dict[UUID, tuple[str, str]] = field(default_factory=dict)
 
     # -- folding ------------------------------------------------------------------------------
 
@@ -84,9 +88,11 @@ class Scoreboard:
     def apply(self, event: Any, position: int) -> None:
         """Fold one event. A runner resuming mid-log loads the aggregate as it stood just before
         the event (`loader`); a rebuild from position 0 never needs to."""
-        self.times.append((position, event.timestamp))
+        recorded_at = iso(event.timestamp)
+        self.times.append((position, recorded_at))
         self.position = position
-        if type(event).__qualname__.split(".", 1)[0] not in FOLDED:
+        folded_kind = _folded_kind(type(event))
+        if folded_kind is None:
             return  # e.g. access tokens: in the log, in no view
         current = self.aggregate(event.originator_id)
         if current is None and event.originator_version > 1:
@@ -95,16 +101,34 @@ class Scoreboard:
                                   "arrived before its aggregate's earlier events")
             current = self.loader(event.originator_id, event.originator_version - 1)
             self.adopt(current)
-        before = self._item_points(current, event) if isinstance(current, Scorecard) else None
-        folded = event.mutate(current)
-        self.adopt(folded)
-        if isinstance(folded, Framework):
-            self.trees.pop(folded.id, None)
-        self.changed.add(folded.id)
-        if isinstance(folded, Scorecard):
-            self.audit.extend(self._audit_rows(folded, event, position, before))
+        if folded_kind is not Scorecard:
+            folded = event.mutate(current)
+            self.adopt(folded)
+            self.changed.add(folded.id)
+            return
+        change = AUDITED.get(type(event))
+        # `tree()` loads the framework when this board did not fold it (a runner resuming
+        # mid-log, a rebuild worker not owning it): without it, no old and new points.
+        node = None if change is None or change.item is None else \
+            self.tree(current.framework_id).nodes[getattr(event, change.item)]
+        before = None if node is None else text(current.counted_points(node))
+        card = event.mutate(current)
+        if card is not current:  # opened by this event
+            self.cards[card.id] = card
+        self.changed.add(card.id)
+        if change is None:
+            return
+        after = None if node is None else text(card.counted_points(node))
+        kind, item_code, old, new, reason, decision_ref = change.describe(event, before, after)
+        texts = self.card_texts.get(card.id)
+        if texts is None:
+            texts = self.card_texts[card.id] = (str(card.cycle_id), str(card.id))
+        self.audit.append(AuditRow(
+            position, f"{texts[1]}:{event.originator_version}", recorded_at, texts[0],
+            texts[1], card.unit_code, item_code, kind, old, new, event.actor_id,
+            event.actor_role.value, reason, decision_ref))
 
-    def take_changes(self) -> tuple[set[UUID], list[AuditRow], list[tuple[int, datetime]]]:
+    def take_changes(self) -> tuple[set[UUID], list[AuditRow], list[tuple[int, str]]]:
         changes = (self.changed, self.audit, self.times)
         self.changed, self.audit, self.times = set(), [], []
         return changes
@@ -134,63 +158,6 @@ class Scoreboard:
             elif isinstance(aggregate, Framework):
                 rows["frameworks"].append(self.framework_row(aggregate))
         return rows
-
-    # -- audit --------------------------------------------------------------------------------
-
-    def _item_points(self, card: Scorecard, event: Any) -> str | None:
-        code = getattr(event, "item_code", None)
-        if code is None:
-            return None
-        # `tree()` loads the framework when this board did not fold it (a runner resuming
-        # mid-log): skipping it here gave resumed runners audit rows without old/new points.
-        return text(card.counted_points(self.tree(card.framework_id).nodes[code]))
-
-    def _audit_rows(self, card: Scorecard, event: Any, position: int,
-                    before: str | None) -> Iterable[AuditRow]:
-        change = self._audit_change(card, event, before)
-        if change is None:
-            return ()
-        kind, item_code, old, new, reason, decision_ref = change
-        return (AuditRow(
-            position=position, event_id=f"{event.originator_id}:{event.originator_version}",
-            recorded_at=event.timestamp, cycle_id=card.cycle_id, scorecard_id=card.id,
-            unit_code=card.unit_code, item_code=item_code, kind=kind, old_value=old,
-            new_value=new, actor_id=event.actor_id, actor_role=event.actor_role.value,
-            reason=reason, decision_ref=decision_ref),)
-
-    def _audit_change(self, card: Scorecard, event: Any, before: str | None
-                      ) -> tuple[str, str | None, str | None, str | None, str | None,
-                                 str | None] | None:
-        """(kind, item, old, new, reason, decision ref) of an event that an auditor follows:
-        points, explanations, evidence, bonus and penalty. Other events return None."""
-        item = getattr(event, "item_code", None)
-        reason = getattr(event, "reason", None) or None
-        if isinstance(event, Scorecard.SelfScoreRecorded):
-            new = "not applicable" if event.not_applicable else text(event.points)
-            return "self_score", item, before, new, event.note or None, None
-        if isinstance(event, Scorecard.ItemAppraised):
-            return (f"appraisal_round_{event.round}", item, before,
-                    self._item_points(card, event), reason, None)
-        if isinstance(event, Scorecard.SurveyPointsApplied):
-            return ("survey", item, before, text(event.points),
-                    f"survey import {event.survey_import_id}", None)
-        if isinstance(event, Scorecard.PointsCorrected):
-            return ("correction", item, text(event.previous_points), text(event.points),
-                    reason, event.decision_ref)
-        if isinstance(event, Scorecard.ExplanationSubmitted):
-            return "explanation", item, None, None, event.text, None
-        if isinstance(event, Scorecard.EvidenceAttached):
-            return ("evidence_attached", item, None, f"{event.sha256} {event.file_name}", None,
-                    None)
-        if isinstance(event, Scorecard.EvidenceWithdrawn):
-            return "evidence_withdrawn", item, event.sha256, None, reason, None
-        if isinstance(event, Scorecard.BonusAwarded):
-            return "bonus", None, None, text(event.points), reason, None
-        if isinstance(event, Scorecard.PenaltyImposed):
-            return "penalty", None, None, text(event.points), reason, None
-        if isinstance(event, Scorecard.BonusOrPenaltyWithdrawn):
-            return "bonus_penalty_withdrawn", None, event.entry_id, None, reason, None
-        return None
 
     # -- rows ---------------------------------------------------------------------------------
 
@@ -293,3 +260,61 @@ def item_detail(card: Scorecard, node: Node) -> dict[str, Any]:
                    and state.not_applicable else source.value),
         "evidence": evidence,
     }
+
+
+# -- audit ------------------------------------------------------------------------------------
+
+
+@cache
+def _folded_kind(event_type: type) -> type | None:
+    """The view aggregate an event class belongs to (its qualname's first part), or None."""
+    return FOLDED.get(event_type.__qualname__.split(".", 1)[0])
+
+
+@dataclass(frozen=True)
+class Audited:
+    """How one event class appears in the audit trail: its kind, the event field naming the
+    item whose counted points it may change (None: no item), and its (old, new, reason,
+    decision ref) given the item's counted points before and after the event."""
+
+    kind: str | Callable[[Any], str]
+    item: str | None
+    values: Callable[[Any, str | None, str | None],
+                     tuple[str | None, str | None, str | None, str | None]]
+
+    def describe(self, event: Any, before: str | None, after: str | None) -> Change:
+        kind = self.kind if isinstance(self.kind, str) else self.kind(event)
+        item_code = getattr(event, "item_code", None)
+        return (kind, item_code, *self.values(event, before, after))
+
+
+def _reason(event: Any) -> str | None:
+    return event.reason or None
+
+
+# Events an auditor follows: points, explanations, evidence, bonus and penalty. The old value
+# of a point change is the item's counted points before the event; the new, what the event set.
+AUDITED: dict[type, Audited] = {
+    Scorecard.SelfScoreRecorded: Audited("self_score", "item_code", lambda e, before, _: (
+        before, "not applicable" if e.not_applicable else text(e.points), e.note or None,
+        None)),
+    Scorecard.ItemAppraised: Audited(lambda e: f"appraisal_round_{e.round}", "item_code",
+                                     lambda e, before, after: (before, after, _reason(e), None)),
+    Scorecard.SurveyPointsApplied: Audited("survey", "item_code", lambda e, before, _: (
+        before, text(e.points), f"survey import {e.survey_import_id}", None)),
+    Scorecard.PointsCorrected: Audited("correction", None, lambda e, _, __: (
+        text(e.previous_points), text(e.points), _reason(e), e.decision_ref)),
+    Scorecard.ExplanationSubmitted: Audited("explanation", None, lambda e, _, __: (
+        None, None, e.text, None)),
+    Scorecard.EvidenceAttached: Audited("evidence_attached", None, lambda e, _, __: (
+        None, f"{e.sha256} {e.file_name}", None, None)),
+    Scorecard.EvidenceWithdrawn: Audited("evidence_withdrawn", None, lambda e, _, __: (
+        e.sha256, None, _reason(e), None)),
+    Scorecard.BonusAwarded: Audited("bonus", None, lambda e, _, __: (
+        None, text(e.points), _reason(e), None)),
+    Scorecard.PenaltyImposed: Audited("penalty", None, lambda e, _, __: (
+        None, text(e.points), _reason(e), None)),
+    Scorecard.BonusOrPenaltyWithdrawn: Audited("bonus_penalty_withdrawn", None,
+                                               lambda e, _, __: (e.entry_id, None, _reason(e),
+                                                                 None)),
+}

@@ -243,7 +243,7 @@ def rankings(url: str, position: int | None, cycles: list[Any] | None = None
 
     from domain.application import ParIndex
     from projections.queries import AsOf, ReadModel
-    from projections.runner import rebuild
+    from projections.rebuild import rebuild
     from projections.store import ViewStore
 
     app = ParIndex(settings_from_url(url))

@@ -95,18 +95,27 @@ def project(args: argparse.Namespace) -> int:
 
 def rebuild(args: argparse.Namespace) -> int:
     """Replay the log from position 0 into a new view generation (blue/green)."""
-    from projections.runner import rebuild as rebuild_views
+    from projections.rebuild import RebuildFailed
+    from projections.rebuild import rebuild as rebuild_views
     from projections.store import ViewStore
 
     parindex = open_parindex()
     views = ViewStore(parindex.settings)
     try:
-        report = rebuild_views(parindex, views)
+        try:
+            report = rebuild_views(parindex, views, workers=args.workers)
+        except ValueError as error:  # an impossible --workers
+            print(f"parindex rebuild: {error}", file=sys.stderr)
+            return 2
+        except RebuildFailed as error:
+            print(f"parindex rebuild: {error}; readers keep the active generation",
+                  file=sys.stderr)
+            return 1
         state = ("now active" if report.activated
                  else "pending: the live runner switches to it once caught up")
         print(f"parindex rebuild: generation {report.generation} from {report.events} events "
               f"in {report.seconds:.1f} s ({report.events / max(report.seconds, 1e-9):,.0f} "
-              f"events/s); {state}")
+              f"events/s, {report.workers} worker process(es)); {state}")
         return 0
     finally:
         views.close()
@@ -165,5 +174,10 @@ def register(sub: Any) -> None:
     project_cmd = sub.add_parser("project", help="keep the views up to date (a worker)")
     project_cmd.add_argument("--batch-size", type=int, default=1000)
     project_cmd.set_defaults(run=project)
-    sub.add_parser("rebuild", help="rebuild every view from position 0 (blue/green)"
-                   ).set_defaults(run=rebuild)
+    rebuild_cmd = sub.add_parser("rebuild",
+                                 help="rebuild every view from position 0 (blue/green)")
+    rebuild_cmd.add_argument(
+        "--workers", type=int, default=None,
+        help="processes folding the log side by side (PostgreSQL; default: one per usable "
+             "CPU, at most 4; SQLite always folds in one)")
+    rebuild_cmd.set_defaults(run=rebuild)

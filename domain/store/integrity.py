@@ -62,7 +62,7 @@ from domain.store.merkle import (
     root_from_inclusion,
     verify_consistency,
 )
-from domain.store.recorders import EntryRow, IntegrityRecorder
+from domain.store.recorders import EntryRow, IntegrityRecorder, IntegrityTuple, RawEntry
 
 log = logging.getLogger("parindex.integrity")
 
@@ -272,6 +272,182 @@ class _Expected:
     external: bool
 
 
+class _Utf8(dict[str, bytes]):
+    """topic -> its UTF-8 bytes, each topic encoded once (a log has few topics)."""
+
+    def __missing__(self, topic: str) -> bytes:
+        raw = self[topic] = topic.encode("utf-8")
+        return raw
+
+
+class _Pass:
+    """The state of `verify`'s one pass over the log, fed a window of positions at a time.
+
+    `window` checks a window in bulk, list against list, when its events and integrity rows
+    pair up one to one and all hold: the normal case, and where a pass spends its time, so it
+    runs in comprehensions, not a Python iteration per row. A window with any disagreement
+    goes through `merge` instead, row by row, which names each problem and its position."""
+
+    def __init__(self, report: VerificationReport, problems: _Collector,
+                 expected: dict[int, list[_Expected]], kind: int,
+                 evidence_refs: Callable[[EntryRow], Iterable[str]] | None):
+        self.report, self.problems, self.expected = report, problems, expected
+        self.kind, self.evidence_refs = kind, evidence_refs
+        self.frontier = Frontier()
+        self.size, self.chain, self.previous_position = 0, ZERO_HASH, 0
+        self.good_size, self.good_position = 0, 0  # the largest checkpoint that held so far
+        self.positions: dict[int, int] = {}  # leaf index -> position, where a message needs it
+        self.wanted = {0, *expected}
+        self.marks = sorted(self.wanted)  # the same sizes, in order, for `_take`
+        self.referenced: dict[str, int] = {}
+        self.topics = _Utf8()
+
+    def window(self, entries: list[RawEntry], rows: list[IntegrityTuple]) -> bool:
+        """Take in a window whose events and integrity rows have the same positions and whose
+        leaf indexes, leaves and chain hashes all hold; False, having changed nothing, when
+        anything differs (`merge` then finds and names it)."""
+        if len(entries) != len(rows):
+            return False
+        if not rows:
+            return True
+        size = self.size
+        row_positions = [row[0] for row in rows]
+        if [entry[0] for entry in entries] != row_positions \
+                or [row[1] for row in rows] != list(range(size, size + len(rows))):
+            return False
+        leaves = [row[2] for row in rows]
+        if self._leaves(entries) != leaves:
+            return False
+        chains = [row[3] for row in rows]
+        sha256 = hashlib.sha256
+        if [sha256(previous + leaf).digest() for previous, leaf
+                in zip([self.chain, *chains[:-1]], leaves, strict=True)] != chains:
+            return False
+        self._collect_references(entries)
+        self._take(row_positions, leaves, chains)
+        return True
+
+    def _take(self, row_positions: list[int], leaves: list[bytes], chains: list[bytes]
+              ) -> None:
+        """Add a window's rows that hold to the tree, as `merge` would one by one: the root
+        is compared at each expected checkpoint's size on the way."""
+        size, end = self.size, self.size + len(leaves)
+        self.report.events += len(leaves)
+        if size == 0:
+            self.report.log_id = leaves[0].hex()
+        marks = self.marks
+        for index in marks[bisect.bisect_left(marks, size):bisect.bisect_left(marks, end)]:
+            self.positions[index] = row_positions[index - size]
+        taken = 0
+        for cut in marks[bisect.bisect_right(marks, size):bisect.bisect_right(marks, end)]:
+            self.frontier.extend(leaves[taken:cut - size])
+            taken = cut - size
+            self.size, self.chain = cut, chains[taken - 1]
+            self._compare_checkpoints(row_positions[taken - 1])
+        self.frontier.extend(leaves[taken:])
+        self.size, self.chain, self.previous_position = end, chains[-1], row_positions[-1]
+
+    def merge(self, entries: list[RawEntry], rows: list[IntegrityTuple]) -> None:
+        """Merge the window's events and integrity rows by position, a row at a time, and
+        report each disagreement where it is."""
+        problems, report, sha256 = self.problems, self.report, hashlib.sha256
+        entries_left, rows_left = iter(entries), iter(rows)
+        entry = next(entries_left, None)
+        row = next(rows_left, None)
+        while entry is not None or row is not None:
+            if row is None or (entry is not None and entry[0] < row[0]):
+                assert entry is not None
+                problems.add(Problem("event has no integrity row: it was written around the "
+                                     "recorder, or its integrity row was deleted",
+                                     position=entry[0]))
+                report.events += 1
+                entry = next(entries_left, None)
+                continue
+            position, leaf_index, stored_leaf, stored_chain = row
+            if leaf_index != self.size:
+                problems.add(Problem(
+                    f"integrity row out of sequence (leaf index {leaf_index}, expected "
+                    f"{self.size}): an entry between positions {self.previous_position} and "
+                    f"{position} was removed, inserted or moved", position=position))
+            if entry is None or position < entry[0]:
+                problems.add(Problem("event missing: the integrity log records an event at "
+                                     "this position but the events table has none (deleted "
+                                     "or moved)", position=position))
+            else:
+                if self._leaves([entry])[0] != stored_leaf:
+                    problems.add(Problem("the stored event differs from the one hashed when it "
+                                         "was written: its id, version, type, bytes or "
+                                         "position were changed", position=position))
+                self._collect_references([entry])
+                report.events += 1
+                entry = next(entries_left, None)
+            if sha256(self.chain + stored_leaf).digest() != stored_chain:
+                problems.add(Problem("hash chain broken: this row's chain hash does not follow "
+                                     "from the previous row's (an integrity row was changed, "
+                                     "removed or inserted)", position=position))
+            self.chain = stored_chain
+            if self.size in self.wanted:
+                self.positions[self.size] = position
+            if self.size == 0:
+                report.log_id = stored_leaf.hex()
+            self.frontier.append(stored_leaf)
+            self.size += 1
+            self.previous_position = position
+            row = next(rows_left, None)
+            if self.size in self.expected:
+                self._compare_checkpoints(position)
+
+    def _leaves(self, entries: list[RawEntry]) -> list[bytes]:
+        """The events rows' leaf hashes: merkle.entry_bytes, inlined (the golden test pins
+        both to one encoding)."""
+        sha256, kind, topics = hashlib.sha256, self.kind, self.topics
+        pack_head, pack_middle, pack_length = ENTRY_HEAD.pack, ENTRY_MIDDLE.pack, ENTRY_LENGTH.pack
+        return [sha256(b"".join((
+            b"\x00", pack_head(ENTRY_TAG, position, kind, len(raw)), raw,
+            pack_middle(version, len(topic_raw := topics[topic])), topic_raw,
+            pack_length(len(state)), state))).digest()
+            for position, raw, version, topic, state in entries]
+
+    def _collect_references(self, entries: list[RawEntry]) -> None:
+        """The evidence files the events refer to, each with the first position naming it."""
+        if self.evidence_refs is None:
+            return
+        for entry in entries:
+            try:
+                for sha in self.evidence_refs(EntryRow(entry[0], self.kind, *entry[1:])):
+                    self.referenced.setdefault(sha, entry[0])
+            except Exception:  # an altered row may not decode; its leaf tells
+                pass
+
+    def _compare_checkpoints(self, position: int) -> None:
+        """The log has reached the size of expected checkpoints (`position` its last entry):
+        each must be of this log and sign its root, chain hash and last position."""
+        report, size, chain = self.report, self.size, self.chain
+        root = self.frontier.root()
+        all_held = True
+        for item in self.expected[size]:
+            cp = item.checkpoint
+            if cp.log_id != report.log_id:
+                all_held = False
+                self.problems.add(Problem(
+                    f"{item.label} is not of this log (its log_id {cp.log_id[:16]}…, this "
+                    f"log's {str(report.log_id)[:16]}…): another deployment's checkpoint, "
+                    "or this log was rewritten from its first entry",
+                    checkpoint=cp.tree_size))
+            elif root != cp.root or chain.hex() != cp.chain_hash \
+                    or position != cp.last_position:
+                all_held = False
+                first = self.positions.get(self.good_size, self.good_position + 1)
+                self.problems.add(Problem(
+                    f"{item.label} (signed {cp.timestamp}) does not hold: the log is not "
+                    f"an append-only extension of it. An entry among leaves "
+                    f"{self.good_size + 1}..{size} (positions {first}..{position}) was "
+                    "changed, removed, inserted or reordered after it was signed",
+                    position=first, checkpoint=cp.tree_size))
+        if all_held:
+            self.good_size, self.good_position = size, position
+
+
 def verify(recorder: IntegrityRecorder, *, checkpoints: Sequence[tuple[str, Checkpoint]] = (),
            trusted_keys: Iterable[Ed25519PublicKey] | None = None,
            check_stored: bool = True, max_age: timedelta | None = None,
@@ -319,104 +495,16 @@ def verify(recorder: IntegrityRecorder, *, checkpoints: Sequence[tuple[str, Chec
     head = recorder.integrity_head()
     stop = max(head.position if head else 0, recorder.max_notification_id() or 0)
 
-    # One pass over the events and the integrity rows, merged by position.
-    sha256 = hashlib.sha256
-    frontier = Frontier()
-    size, chain, previous_position = 0, ZERO_HASH, 0
-    good_size, good_position = 0, 0  # the largest checkpoint that held so far
-    positions: dict[int, int] = {}  # leaf index -> position, where a message needs it
-    wanted = {0, *expected}
-    referenced: dict[str, int] = {}
-    kind = recorder.id_kind
-    topics: dict[str, bytes] = {}
-    pack_head, pack_middle, pack_length = ENTRY_HEAD.pack, ENTRY_MIDDLE.pack, ENTRY_LENGTH.pack
-    entries = recorder.iter_entries(stop=stop)
-    rows = recorder.iter_integrity(stop=stop)
-    entry = next(entries, None)
-    row = next(rows, None)
-    while entry is not None or row is not None:
-        if row is None or (entry is not None and entry[0] < row[0]):
-            assert entry is not None
-            problems.add(Problem("event has no integrity row: it was written around the "
-                                 "recorder, or its integrity row was deleted",
-                                 position=entry[0]))
-            report.events += 1
-            entry = next(entries, None)
-            continue
-        position, leaf_index, stored_leaf, stored_chain = row
-        if leaf_index != size:
-            problems.add(Problem(
-                f"integrity row out of sequence (leaf index {leaf_index}, expected {size}): "
-                f"an entry between positions {previous_position} and {position} was removed, "
-                "inserted or moved", position=position))
-        if entry is None or position < entry[0]:
-            problems.add(Problem("event missing: the integrity log records an event at this "
-                                 "position but the events table has none (deleted or moved)",
-                                 position=position))
-        else:
-            _, raw, version, topic, state = entry
-            topic_raw = topics.get(topic)
-            if topic_raw is None:
-                topic_raw = topics[topic] = topic.encode("utf-8")
-            # merkle.entry_bytes, inlined (the golden test pins both to one encoding)
-            leaf = sha256(b"".join((
-                b"\x00", pack_head(ENTRY_TAG, position, kind, len(raw)), raw,
-                pack_middle(version, len(topic_raw)), topic_raw, pack_length(len(state)),
-                state))).digest()
-            if leaf != stored_leaf:
-                problems.add(Problem("the stored event differs from the one hashed when it was "
-                                     "written: its id, version, type, bytes or position were "
-                                     "changed", position=position))
-            if evidence_refs is not None:
-                try:
-                    for sha in evidence_refs(EntryRow(position, kind, *entry[1:])):
-                        referenced.setdefault(sha, position)
-                except Exception:  # an altered row may not decode; reported above
-                    pass
-            report.events += 1
-            entry = next(entries, None)
-        if sha256(chain + stored_leaf).digest() != stored_chain:
-            problems.add(Problem("hash chain broken: this row's chain hash does not follow "
-                                 "from the previous row's (an integrity row was changed, "
-                                 "removed or inserted)", position=position))
-        chain = stored_chain
-        if size in wanted:
-            positions[size] = position
-        if size == 0:
-            report.log_id = stored_leaf.hex()
-        frontier.append(stored_leaf)
-        size += 1
-        previous_position = position
-        row = next(rows, None)
-        if size in expected:
-            root = frontier.root()
-            all_held = True
-            for item in expected[size]:
-                cp = item.checkpoint
-                if cp.log_id != report.log_id:
-                    all_held = False
-                    problems.add(Problem(
-                        f"{item.label} is not of this log (its log_id {cp.log_id[:16]}…, this "
-                        f"log's {str(report.log_id)[:16]}…): another deployment's checkpoint, "
-                        "or this log was rewritten from its first entry",
-                        checkpoint=cp.tree_size))
-                elif root != cp.root or chain.hex() != cp.chain_hash \
-                        or position != cp.last_position:
-                    all_held = False
-                    first = positions.get(good_size, good_position + 1)
-                    problems.add(Problem(
-                        f"{item.label} (signed {cp.timestamp}) does not hold: the log is not "
-                        f"an append-only extension of it. An entry among leaves "
-                        f"{good_size + 1}..{size} (positions {first}..{position}) was changed, "
-                        "removed, inserted or reordered after it was signed",
-                        position=first, checkpoint=cp.tree_size))
-            if all_held:
-                good_size, good_position = size, position
-
+    # One pass over the events and the integrity rows, a window of positions at a time.
+    walk = _Pass(report, problems, expected, recorder.id_kind, evidence_refs)
+    for entries, rows in recorder.iter_windows(stop=stop):
+        if not walk.window(entries, rows):
+            walk.merge(entries, rows)
+    size, previous_position, referenced = walk.size, walk.previous_position, walk.referenced
     report.tree_size = size
     report.last_position = previous_position
-    report.root_hash = frontier.root().hex()
-    report.chain_hash = chain.hex()
+    report.root_hash = walk.frontier.root().hex()
+    report.chain_hash = walk.chain.hex()
     for cp_size, items in sorted(expected.items()):
         if cp_size <= size:
             continue

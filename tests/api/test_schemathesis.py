@@ -19,7 +19,8 @@ from domain.actors import Actor, Role
 from domain.application import ParIndex
 from domain.demo import load_demo
 from domain.store.config import settings_from_url
-from projections.runner import ViewRunner, rebuild
+from projections.rebuild import rebuild
+from projections.runner import ViewRunner
 from projections.store import ViewStore
 
 TOKENS: dict[str, str] = {}

@@ -21,7 +21,7 @@ import pytest
 
 from domain.actors import Actor, Role
 from projections.queries import ReadModel
-from projections.runner import rebuild
+from projections.rebuild import rebuild
 from tests.builders import cycle_with_units
 from tests.deploy.helpers import (
     free_port,

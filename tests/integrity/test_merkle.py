@@ -94,6 +94,20 @@ def test_every_proof_of_every_small_tree_verifies_and_tampered_ones_do_not():
                 assert not verify_consistency(first, tree.root(first), size, root, bad)
 
 
+def test_a_frontier_extended_in_runs_has_the_roots_of_one_appended_leaf_by_leaf():
+    rng = random.Random(9162)
+    leaves = [hashlib.sha256(i.to_bytes(2, "big")).digest() for i in range(700)]
+    tree = MerkleTree(leaves)
+    for _ in range(20):
+        frontier, size = Frontier(), 0
+        while size < len(leaves):
+            run = rng.choice([0, 1, 2, 3, 5, 8, 13, 64, 100, 256, 300])
+            frontier.extend(leaves[size:size + run])
+            size = min(size + run, len(leaves))
+            assert frontier.size == size
+            assert frontier.root() == tree.root(size)
+
+
 def test_proof_requests_outside_the_tree_are_refused():
     tree = MerkleTree([leaf_hash(b"a"), leaf_hash(b"b")])
     with pytest.raises(ValueError):

@@ -7,7 +7,9 @@ import os
 
 import pytest
 
+from domain.application import ParIndex
 from domain.store.blobs import BlobStore
+from domain.store.config import settings_from_url
 from domain.store.integrity import evidence_refs_by_mapper, verify
 from tests.builders import cycle_with_units, officer
 from tests.integrity.helpers import RawStore, checkpointer, fill
@@ -76,6 +78,52 @@ def test_two_swapped_rows_are_detected_at_the_first(app):
     report = verify(app.recorder)
     assert first(report).position == a
     assert [p.position for p in report.problems] == [a, b]
+
+
+def test_the_verdict_is_the_same_whatever_the_windows_the_log_is_read_in(app, tmp_path):
+    # verify checks a window of rows at once and goes row by row only through a window with a
+    # problem: good windows before, between and after bad ones, and checkpoint sizes inside a
+    # window, must change nothing
+    signer, raw = checkpointer(app, tmp_path), RawStore(app)
+    positions = fill(app, 7)
+    signer.run_once(force=True)  # size 7, holds
+    raw.reset_sequence(positions[-1] + 3)  # PostgreSQL: a gap, as a rolled-back save leaves
+    positions += fill(app, 3, prefix="b")
+    held = signer.run_once(force=True)  # size 10, then the log is rewritten after leaf 8
+    raw.run(("DELETE FROM {events} WHERE {pos} > ?", (positions[7],)),
+            ("DELETE FROM {integrity} WHERE position > ?", (positions[7],)),
+            "DELETE FROM {checkpoints} WHERE tree_size = 10")
+    raw.reset_sequence(positions[7])
+    positions = positions[:8] + fill(app, 5, prefix="rewritten")
+    raw.run(("UPDATE {events} SET state = ? WHERE {pos} = ?",
+             (b'{"holder":"someone else"}', positions[4])),
+            ("DELETE FROM {events} WHERE {pos} = ?", (positions[11],)))
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    other = ParIndex(settings_from_url(f"sqlite:///{other_dir}/events.sqlite3"))
+    try:
+        fill(other, 8, prefix="elsewhere")
+        theirs = checkpointer(other, tmp_path).run_once(force=True)  # size 8, another log
+    finally:
+        other.close()
+    recorder = app.recorder
+
+    def verdict(batch: int):
+        windows = recorder.iter_windows
+        recorder.iter_windows = lambda stop=None: windows(stop=stop, batch=batch)
+        try:
+            report = verify(recorder, checkpoints=[("held.json", held), ("theirs.json", theirs)])
+        finally:
+            del recorder.iter_windows
+        return ([(p.message, p.position, p.checkpoint) for p in report.problems],
+                report.tree_size, report.events, report.root_hash, report.chain_hash)
+
+    one_window = verdict(10_000)
+    assert [(position, checkpoint) for _, position, checkpoint in one_window[0]] == [
+        (positions[4], None), (None, 8), (positions[7], 10), (positions[11], None),
+        (None, 10), (None, 8)]
+    for batch in (1, 2, 3, 5, 8):
+        assert verdict(batch) == one_window, batch
 
 
 def test_a_changed_integrity_row_breaks_the_chain(app):

@@ -26,7 +26,7 @@ from domain.application import ParIndex
 from domain.demo import DemoSummary, load_demo
 from domain.store.config import settings_from_url
 from projections.queries import ReadModel
-from projections.runner import rebuild
+from projections.rebuild import rebuild
 from projections.store import ViewStore
 from tests.builders import cycle_with_units
 from tests.conftest import POSTGRES_URL

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from domain.demo import load_demo
-from projections.runner import rebuild
+from projections.rebuild import rebuild
 from tests.builders import SECRETARIAT
 from tests.projections.helpers import (
     assert_same_views,

@@ -7,11 +7,15 @@ from __future__ import annotations
 import itertools
 import threading
 
+import pytest
+
+from api.cli import main
 from domain.cycle.phases import Phase
 from domain.demo import load_demo
+from projections.feeds import Partition, stored_pages
 from projections.queries import ReadModel
+from projections.rebuild import RebuildFailed, default_workers, rebuild
 from projections.rows import LiveRows
-from projections.runner import rebuild
 from projections.store import ViewStore
 from tests.builders import APPRAISER, SECRETARIAT, adjust, cycle_with_units
 from tests.projections.helpers import (
@@ -20,6 +24,7 @@ from tests.projections.helpers import (
     count_rows,
     head_of,
     live_runner,
+    open_store,
     play,
     run_to_head,
     snapshot,
@@ -237,3 +242,82 @@ def test_play_covers_every_audited_kind(app, views):
     assert kinds == {"self_score", "appraisal_round_1", "appraisal_round_2", "survey",
                      "correction", "explanation", "evidence_attached", "evidence_withdrawn",
                      "bonus", "penalty", "bonus_penalty_withdrawn"}
+
+
+# -- worker processes (PostgreSQL) -------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_postgres_worker_processes_fold_what_one_process_folds(postgres_schema_url, clock):
+    """Partitions are disjoint and cover the log; three workers (each a `python -m
+    projections.rebuild` process owning a third of the aggregates) and one process build the
+    same rows as the incremental runner."""
+    with open_store(postgres_schema_url, clock) as (app, views):
+        _workers_fold_what_one_process_folds(app, views)
+
+
+def _workers_fold_what_one_process_folds(app, views):
+    play(cycle_with_units(app, units=("STC", "SNV", "STP", "SYT")))
+    run_to_head(app, views)
+    incremental = snapshot(views, 1)
+    head_position = head_of(app)
+    for count in (1, 2, 3):
+        shares = [[row.id for page in stored_pages(app, views, 0, head_position, 50,
+                                                   Partition(index, count)) for row in page]
+                  for index in range(count)]
+        assert sorted(itertools.chain(*shares)) == list(range(1, head_position + 1))
+        assert all(share == sorted(share) and share for share in shares)
+    for generation, workers in ((2, 3), (3, 1)):
+        report = rebuild(app, views, workers=workers, chunk=40, flush_every=300)
+        assert (report.generation, report.workers, report.events) == (generation, workers,
+                                                                       head_position)
+        assert_same_views(snapshot(views, generation), incremental)
+
+
+@pytest.mark.postgres
+def test_postgres_a_failing_worker_stops_the_rebuild_readers_keep_their_generation(
+        postgres_schema_url, clock):
+    """An event no worker can decode (written around the recorder): the rebuild raises with
+    the worker's error, the other worker is stopped, nothing becomes pending or active and the
+    unfinished generation's tables are dropped."""
+    with open_store(postgres_schema_url, clock) as (app, views):
+        _a_failing_worker_stops_the_rebuild(app, views)
+
+
+def _a_failing_worker_stops_the_rebuild(app, views):
+    scenario = cycle_with_units(app, units=("STC", "SNV"))
+    scenario.to_appraisal_1()
+    run_to_head(app, views)
+    before = snapshot(views, 1)
+    with views.transaction() as cur:
+        cur.execute(f"INSERT INTO {app.recorder.events_table_name} (originator_id, "
+                    "originator_version, topic, state) VALUES (gen_random_uuid(), 1, "
+                    "'domain.scorecard.model:Scorecard.Opened', 'not json')")
+    with pytest.raises(RebuildFailed, match="Failed to deserialise"):
+        rebuild(app, views, workers=2)
+    assert (views.active_generation(), views.meta("pending_generation")) == (1, None)
+    assert views.known_generations() == [1], "the unfinished generation is dropped"
+    assert_same_views(snapshot(views, 1), before)
+
+
+def test_sqlite_folds_in_one_process(app, views):
+    if views.kind == "sqlite":
+        with pytest.raises(ValueError, match="SQLite folds in one process"):
+            rebuild(app, views, workers=2)
+    assert rebuild(app, views).workers == (1 if views.kind == "sqlite" else default_workers(
+        views))
+
+
+def test_the_rebuild_command(app, views, monkeypatch, capsys):
+    """`parindex rebuild [--workers N]`: the report line, and an impossible worker count
+    refused before anything is written."""
+    monkeypatch.setenv("PARINDEX_DATABASE_URL", app.settings.url)
+    cycle_with_units(app, units=("STC", "SNV")).to_appraisal_1()
+    workers = 2 if views.kind == "postgresql" else 1
+    assert main(["rebuild", "--workers", str(workers)]) == 0
+    out = capsys.readouterr().out
+    assert f"generation 1 from {head_of(app)} events" in out
+    assert f"{workers} worker process(es)); now active" in out
+    assert main(["rebuild", "--workers", "0" if workers == 2 else "2"]) == 2
+    assert "SQLite folds in one process" in capsys.readouterr().err
+    assert views.known_generations() == [1]

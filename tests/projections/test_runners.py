@@ -9,7 +9,8 @@ import time
 import pytest
 
 from projections.feeds import SubscriptionFeed
-from projections.runner import ViewRunner, rebuild
+from projections.rebuild import rebuild
+from projections.runner import ViewRunner
 from tests.builders import APPRAISER, cycle_with_units
 from tests.projections.helpers import (
     assert_same_views,
