@@ -406,19 +406,13 @@ def _board_at(app: ParIndex, views: ViewStore, generation: GenerationReport,
               position: int) -> Scoreboard:
     """A scoreboard holding every aggregate as it stood at `position` (what a rebuild has in
     memory when it gets there)."""
-    board = _empty_board(app)
+    board = Scoreboard.loading_from(app)
     ids: list[UUID] = [*(p.cycle_id for p in generation.provinces),
                        *(u.card_id for p in generation.provinces for u in p.units)]
     ids += [UUID(str(row)) for row in _framework_ids(app, generation)]
     for aggregate_id, version in versions_at(app, views, ids, position).items():
         board.adopt(app.repository.get(aggregate_id, version=version))
     return board
-
-
-def _empty_board(app: ParIndex) -> Scoreboard:
-    """A scoreboard with the loader a rebuild worker gives it (a fold from position 0 of the
-    whole log never calls it)."""
-    return Scoreboard(loader=lambda i, v: app.repository.get(i, version=v))
 
 
 def _framework_ids(app: ParIndex, generation: GenerationReport) -> list[UUID]:
@@ -486,7 +480,7 @@ def profile_rebuild(store: Store, views: ViewStore, generation: GenerationReport
             for profiled_run in (False, True):
                 views.drop_generation(scratch)
                 views.create_generation(scratch, indexes=False)  # as rebuild() loads
-                board = (_empty_board(app) if first == 0 else
+                board = (Scoreboard.loading_from(app) if first == 0 else
                          _board_at(app, views, generation, first))
                 timing = SliceTiming(label, first, last)
                 if profiled_run:

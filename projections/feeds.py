@@ -134,12 +134,9 @@ def stored_pages(app: ParIndex, views: ViewStore, after: int, stop: int, page: i
         sql = (f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
                "WHERE rowid > %s AND rowid <= %s ORDER BY rowid")
 
-    def window(start: int) -> list[StoredRow]:
+    for start in range(after, stop, page):
         with views.reading() as cur:
             cur.execute(sql, (start, min(start + page, stop)))
-            return list(map(StoredRow._make, cur.fetchall()))
-
-    for start in range(after, stop, page):
-        rows = window(start)
+            rows = list(map(StoredRow._make, cur.fetchall()))
         if rows:
             yield rows

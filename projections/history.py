@@ -49,7 +49,7 @@ class HistoricRows:
         self.app = app
         self.views = views
         self.position = position
-        self.board = Scoreboard(loader=lambda i, v: app.repository.get(i, version=v))
+        self.board = Scoreboard.loading_from(app)
 
     def _at(self, aggregate_id: UUID) -> Any | None:
         version = versions_at(self.app, self.views, [aggregate_id], self.position)

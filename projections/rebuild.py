@@ -94,7 +94,7 @@ def rebuild(app: ParIndex, views: ViewStore, *, chunk: int = 10_000,
             views.set_meta(cur, "pending_generation", str(generation))
         if activated:
             # No live runner: catch up the events written meanwhile and switch here.
-            board = Scoreboard(loader=runner._load)
+            board = Scoreboard.loading_from(app)
             position = plan.stop
             while batch := app.recorder.select_notifications(start=position, limit=chunk,
                                                              inclusive_of_start=False):
@@ -114,8 +114,7 @@ def fold_partition(app: ParIndex, views: ViewStore, plan: FoldPlan,
     many events it folded. Rows are derived once, at the end (nobody reads the generation
     before it is complete); the flushes on the way only append audit rows and event times, so
     memory stays bounded."""
-    board = Scoreboard(loader=lambda aggregate_id, version: app.repository.get(
-        aggregate_id, version=version))
+    board = Scoreboard.loading_from(app)
     to_domain_event = app.mapper.to_domain_event
     unwritten: set[UUID] = set()
     events = unflushed = 0
@@ -132,7 +131,7 @@ def fold_partition(app: ParIndex, views: ViewStore, plan: FoldPlan,
 
 
 class RebuildFailed(Exception):
-    """A worker process failed; the generation it was filling is left unused."""
+    """A worker process failed; `rebuild` drops the generation it was filling."""
 
 
 def _fold_in_workers(settings: StoreSettings, plan: FoldPlan, workers: int) -> int:

@@ -16,7 +16,6 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from domain.application import ParIndex
 from projections.feeds import PollingFeed, SubscriptionFeed
@@ -93,9 +92,6 @@ class ViewRunner:
 
     # -- work ---------------------------------------------------------------------------------
 
-    def _load(self, aggregate_id: UUID, version: int | None) -> Any:
-        return self.app.repository.get(aggregate_id, version=version)
-
     def _target_generation(self) -> tuple[int, bool]:
         """(generation to write, whether it still waits to become active)."""
         pending = self.views.meta("pending_generation")
@@ -116,7 +112,7 @@ class ViewRunner:
 
     def _run_generation(self, stop: threading.Event) -> None:
         generation, pending = self._target_generation()
-        board = Scoreboard(loader=self._load)
+        board = Scoreboard.loading_from(self.app)
         position = self.views.position(generation)
         self.status.generation, self.status.position = generation, position
         feed = self._feed(position)

@@ -69,6 +69,13 @@ class Scoreboard:
     # A card's (cycle id, card id) as text, for its audit rows.
     card_texts: dict[UUID, tuple[str, str]] = field(default_factory=dict)
 
+    @classmethod
+    def loading_from(cls, app: Any) -> Scoreboard:
+        """A board that loads what it did not fold — an aggregate as it stood before an event,
+        a framework — with the application's repository (from the nearest snapshot)."""
+        return cls(loader=lambda aggregate_id, version: app.repository.get(aggregate_id,
+                                                                           version=version))
+
     # -- folding ------------------------------------------------------------------------------
 
     def aggregate(self, originator_id: UUID) -> Aggregate | None:

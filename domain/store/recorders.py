@@ -213,13 +213,6 @@ class IntegrityRecorder(ABC):
     # for the GIL, which made the verifier slower.
     read_ahead = True
 
-    def iter_entries(self, after: int = 0, stop: int | None = None,
-                     batch: int = BATCH) -> Iterator[RawEntry]:
-        """Events rows after `after` up to `stop` (default: the end of the log now), in
-        position order, read a window of `batch` positions at a time."""
-        return itertools.chain.from_iterable(
-            self._read_windows(self.select_entries, after, stop, batch))
-
     def iter_integrity(self, after: int = 0, stop: int | None = None,
                        batch: int = BATCH) -> Iterator[IntegrityRow]:
         return itertools.chain.from_iterable(
