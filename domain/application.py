@@ -34,6 +34,7 @@ from domain.scorecard.state import Decision
 from domain.scoring import ScoreSheet
 from domain.store.blobs import StoredBlob
 from domain.store.config import APP_NAME, StoreSettings
+from domain.store.repository import FoldingRepository
 from domain.store.transcodings import register_parindex_transcodings
 
 A = TypeVar("A", bound=ParAggregate)
@@ -73,6 +74,9 @@ class ParIndex(Application):
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))
         self._trees: dict[UUID, FrameworkTree] = {}
+
+    def construct_repository(self) -> FoldingRepository:
+        return FoldingRepository.like(super().construct_repository())
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

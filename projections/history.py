@@ -1,10 +1,10 @@
 """Reconstruct view rows as they stood at a past position, from the events themselves.
 
 For each aggregate the version it had reached at the position is read from the event store's own
-table (`notification_id <= position`), then the aggregate is rebuilt with the library's
-repository at that version (starting from the nearest snapshot), and the same `Scoreboard` code
-that feeds the live tables derives the rows. No view table is consulted, so a rebuilt or damaged
-view cannot change what "as of" answers.
+table (`notification_id <= position`), then the aggregate is rebuilt at that version from its
+nearest snapshot and the events after it, as the library's repository rebuilds it, and the same
+`Scoreboard` code that feeds the live tables derives the rows. No view table is consulted, so a
+rebuilt or damaged view cannot change what "as of" answers.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
+
 from domain.application import ParIndex
 from domain.cycle.model import AssessmentCycle
 from domain.errors import NotFound
 from domain.scorecard.model import Scorecard
+from domain.store.repository import mutate_in_turn
 from projections.rows import normal
 from projections.scoreboard import Scoreboard
 from projections.store import ViewStore
@@ -42,6 +45,53 @@ def versions_at(app: ParIndex, views: ViewStore, ids: Iterable[UUID],
         return {UUID(str(row[0])): int(row[1]) for row in cur.fetchall()}
 
 
+def aggregates_at(app: ParIndex, views: ViewStore, ids: Iterable[UUID],
+                  position: int) -> dict[UUID, Any]:
+    """Each aggregate as it stood at `position` (absent if it did not exist yet).
+
+    What `app.repository.get(id, version=…)` gives for each, in three queries for all of them
+    instead of two per aggregate: an as-of ranking rebuilds a whole group of scorecards, and
+    the round trips were a third of its time."""
+    versions = versions_at(app, views, ids, position)
+    if not versions:
+        return {}
+    uuid_ids = views.kind == "postgresql"
+    pairs = [(i if uuid_ids else i.hex, version) for i, version in versions.items()]
+    values = ", ".join(["(%s, %s)"] * len(pairs))
+    params = [cell for pair in pairs for cell in pair]
+    snapshots = app.snapshots.recorder.events_table_name if app.snapshots else None
+    events = app.recorder.events_table_name
+    stored: dict[UUID, list[StoredEvent]] = {i: [] for i in versions}
+    with views.reading() as cur:
+        if snapshots is not None:
+            # The nearest snapshot at or before the version (VALUES names its columns column1,
+            # column2 on both stores).
+            cur.execute(f"SELECT s.originator_id, s.originator_version, s.topic, s.state "
+                        f"FROM (VALUES {values}) AS t JOIN {snapshots} s ON "
+                        "s.originator_id = t.column1 AND s.originator_version = (SELECT "
+                        f"max(originator_version) FROM {snapshots} WHERE originator_id = "
+                        "t.column1 AND originator_version <= t.column2)", params)
+            for row in cur.fetchall():
+                stored[_uuid(row[0])].append(StoredEvent(*row))
+        after = [(i if uuid_ids else i.hex,
+                  stored[i][0].originator_version if stored[i] else 0, versions[i])
+                 for i in versions]
+        cur.execute(f"SELECT e.originator_id, e.originator_version, e.topic, e.state "
+                    f"FROM (VALUES {', '.join(['(%s, %s, %s)'] * len(after))}) AS t "
+                    f"JOIN {events} e ON e.originator_id = t.column1 AND "
+                    "e.originator_version > t.column2 AND e.originator_version <= t.column3 "
+                    "ORDER BY e.originator_id, e.originator_version",
+                    [cell for triple in after for cell in triple])
+        for row in cur.fetchall():
+            stored[_uuid(row[0])].append(StoredEvent(*row))
+    to_domain_event = app.mapper.to_domain_event
+    return {i: mutate_in_turn(None, map(to_domain_event, rows)) for i, rows in stored.items()}
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
 class HistoricRows:
     """Row source for one past position (same row shapes as the live tables)."""
 
@@ -52,10 +102,8 @@ class HistoricRows:
         self.board = Scoreboard.loading_from(app)
 
     def _at(self, aggregate_id: UUID) -> Any | None:
-        version = versions_at(self.app, self.views, [aggregate_id], self.position)
-        if aggregate_id not in version:
-            return None
-        return self.app.repository.get(aggregate_id, version=version[aggregate_id])
+        return aggregates_at(self.app, self.views, [aggregate_id], self.position
+                             ).get(aggregate_id)
 
     def cycle_row(self, cycle_id: UUID) -> dict[str, Any]:
         cycle = self._at(cycle_id)
@@ -82,8 +130,8 @@ class HistoricRows:
         cycle = self.cycle_aggregate(cycle_id)
         ids = [unit["scorecard_id"] for unit in cycle.units.values()
                if group_code is None or unit["group"] == group_code]
-        versions = versions_at(self.app, self.views, ids, self.position)
-        return [self.app.repository.get(i, version=versions[i]) for i in ids if i in versions]
+        found = aggregates_at(self.app, self.views, ids, self.position)
+        return [found[i] for i in ids if i in found]
 
     def scorecard_row(self, scorecard_id: UUID) -> dict[str, Any]:
         card = self._at(scorecard_id)

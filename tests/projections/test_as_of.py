@@ -12,8 +12,11 @@ import pytest
 
 from domain.cycle.phases import Phase
 from domain.errors import InvalidInput, NotFound
+from domain.scorecard.model import SelfScoreEntry
+from projections.history import aggregates_at, versions_at
 from projections.queries import AsOf, ReadModel
-from tests.builders import cycle_with_units
+from projections.scoreboard import Scoreboard
+from tests.builders import cycle_with_units, officer
 from tests.projections.helpers import all_events, live_runner, walk
 
 
@@ -112,3 +115,31 @@ def test_as_of_time_counts_events_the_views_have_not_folded_yet(app, read_model)
     assert read_model.resolve(AsOf(time=stamps[folded])) == folded
     assert read_model.cycle(scenario.cycle_id, AsOf(time=later)) == \
         read_model.cycle(scenario.cycle_id, AsOf(position=head))
+
+
+def test_aggregates_at_rebuild_what_the_repository_rebuilds_across_snapshots(app, read_model):
+    """The batched as-of loader (nearest snapshot + the events after it, for many aggregates at
+    once) gives each aggregate exactly as the library's repository gives it at that version:
+    before its first snapshot, at one, between two, after the last, and before it existed."""
+    scenario = cycle_with_units(app, units=("STC", "SNV"))
+    stc, snv = scenario.scorecards["STC"], scenario.scorecards["SNV"]
+    for edit in range(230):  # snapshots every 100 scorecard events: at 100 and 200
+        app.record_self_scores(officer("STC"), stc, [SelfScoreEntry(
+            "1.3", {"numerator": edit % 10, "denominator": 10})])
+    assert app.snapshots is not None
+    assert len(list(app.snapshots.get(stc))) == 2
+    board = Scoreboard.loading_from(app)
+    before_cards = app.recorder.max_notification_id()
+    versions = {position: {i: v for i, v in versions_at(app, read_model.views, [stc, snv],
+                                                          position).items()}
+                for position, _ in all_events(app)}
+    probes = [p for p in versions if p % 7 == 0 or versions[p].get(stc) in (99, 100, 101, 200)]
+    for position in probes:
+        found = aggregates_at(app, read_model.views, [stc, snv, scenario.cycle_id], position)
+        for aggregate_id, version in versions[position].items():
+            expected = app.repository.get(aggregate_id, version=version)
+            assert found[aggregate_id].version == version
+            assert board.scorecard_row(found[aggregate_id]) == board.scorecard_row(expected)
+        assert set(found) - {scenario.cycle_id} == set(versions[position])
+    assert aggregates_at(app, read_model.views, [stc], 1) == {}, "not yet enrolled"
+    assert before_cards == app.recorder.max_notification_id(), "reading writes nothing"

@@ -4,14 +4,17 @@ and a blue/green rebuild beside a live runner switches readers only once it has 
 
 from __future__ import annotations
 
+import gc
 import itertools
 import threading
+from contextlib import contextmanager
 
 import pytest
 
 from api.cli import main
 from domain.cycle.phases import Phase
 from domain.demo import load_demo
+from projections import rebuild as rebuild_module
 from projections.feeds import Partition, stored_pages
 from projections.queries import ReadModel
 from projections.rebuild import RebuildFailed, default_workers, rebuild
@@ -242,6 +245,32 @@ def test_play_covers_every_audited_kind(app, views):
     assert kinds == {"self_score", "appraisal_round_1", "appraisal_round_2", "survey",
                      "correction", "explanation", "evidence_attached", "evidence_withdrawn",
                      "bonus", "penalty", "bonus_penalty_withdrawn"}
+
+
+def test_folding_leaves_no_cyclic_garbage(app, views, monkeypatch):
+    """A rebuild pauses the cyclic collector while it folds (`cyclic_collector_paused`): safe
+    only while reading, decoding and folding every kind of event leave no reference cycles
+    behind, which reference counting could not free."""
+    play(cycle_with_units(app, units=("STC", "SNV", "STP")))
+    paused = rebuild_module.cyclic_collector_paused
+    cyclic_garbage: list[str] = []
+
+    @contextmanager
+    def paused_and_checked():
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds is kept in gc.garbage
+        try:
+            with paused():
+                yield
+            gc.collect()
+            cyclic_garbage.extend(type(each).__qualname__ for each in gc.garbage)
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+
+    monkeypatch.setattr(rebuild_module, "cyclic_collector_paused", paused_and_checked)
+    assert rebuild(app, views, workers=1).events == head_of(app)
+    assert cyclic_garbage == []
 
 
 # -- worker processes (PostgreSQL) -------------------------------------------------------------
