@@ -13,13 +13,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.application import project_aggregate
-
 from benchmarks.raw import RawPostgres, RawSQLite, rows_for
 from benchmarks.scenario import BenchEntry, Province, officer, one_item
 from domain.actors import Role
 from domain.application import ParIndex
 from domain.scorecard.model import Scorecard
+from domain.store.repository import mutate_in_turn
 
 FILLED_EVENTS = 1000  # events recorded on a "busy" scorecard before it is measured
 MAX_COMMANDS_PER_SCORECARD = 99  # per repetition: a fresh card stays within versions 2-100
@@ -181,7 +180,7 @@ def commands(app: ParIndex, province: Province, repetitions: int,
     replayed = province.scorecards[busy[0]]  # read only up to version FILLED_EVENTS + 1
 
     def replay() -> None:
-        card = project_aggregate(None, app.events.get(replayed, lte=FILLED_EVENTS + 1))
+        card = mutate_in_turn(None, app.events.get(replayed, lte=FILLED_EVENTS + 1))
         assert isinstance(card, Scorecard) and card.version == FILLED_EVENTS + 1
 
     cases.append(Case("replay-1000", "parindex", 1, replay))
