@@ -23,7 +23,7 @@ import pickle
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -111,18 +111,20 @@ def rebuild(app: ParIndex, views: ViewStore, *, chunk: int = 10_000,
                          workers=workers)
 
 
-def fold_partition(app: ParIndex, views: ViewStore, plan: FoldPlan,
-                   partition: Partition) -> int:
+def fold_partition(app: ParIndex, views: ViewStore, plan: FoldPlan, partition: Partition, *,
+                   abandoned: Callable[[], bool] = lambda: False) -> int:
     """Fold one partition's events up to `plan.stop` and write what they derive; returns how
     many events it folded. Rows are derived once, at the end (nobody reads the generation
     before it is complete); the flushes on the way only append audit rows and event times, so
-    memory stays bounded."""
+    memory stays bounded. `abandoned` is asked before every page and before the final write:
+    when it says yes the fold stops (`RebuildFailed`)."""
     board = Scoreboard.loading_from(app)
     to_domain_event = app.mapper.to_domain_event
     unwritten: set[UUID] = set()
     events = unflushed = 0
     with cyclic_collector_paused():
         for page in stored_pages(app, views, 0, plan.stop, plan.chunk, partition):
+            _stop_if(abandoned)
             for stored in page:
                 board.apply(to_domain_event(stored), stored.id)  # type: ignore[arg-type]
             events += len(page)
@@ -130,8 +132,15 @@ def fold_partition(app: ParIndex, views: ViewStore, plan: FoldPlan,
             if unflushed >= plan.flush_every:
                 _flush(views, plan.generation, board, unwritten, rows=False)
                 unflushed = 0
+    _stop_if(abandoned)
     _flush(views, plan.generation, board, unwritten, rows=True)
     return events
+
+
+def _stop_if(abandoned: Callable[[], bool]) -> None:
+    if abandoned():
+        raise RebuildFailed("the rebuild that started this worker is gone (its process ended); "
+                            "the worker stops, and the next rebuild's switch drops what it wrote")
 
 
 @contextmanager
@@ -168,8 +177,8 @@ def _fold_in_workers(settings: StoreSettings, plan: FoldPlan, workers: int) -> i
 
     def finish(index: int) -> tuple[int, str | None]:
         process = processes[index]
-        out, err = process.communicate(pickle.dumps((settings, plan,
-                                                     Partition(index, workers))))
+        out, err = process.communicate(pickle.dumps((settings, plan, Partition(index, workers),
+                                                     os.getpid())))
         if process.returncode == 0:
             return int(out), None
         for other, each in enumerate(processes):
@@ -195,11 +204,14 @@ def _fold_in_workers(settings: StoreSettings, plan: FoldPlan, workers: int) -> i
 
 
 def _worker_main() -> int:
-    settings, plan, partition = pickle.loads(sys.stdin.buffer.read())
+    # A worker whose rebuild process died (killed, crashed) is re-parented: it stops at its
+    # next page instead of writing into a generation nobody will activate.
+    settings, plan, partition, parent = pickle.loads(sys.stdin.buffer.read())
     app = ParIndex(settings)
     views = ViewStore(settings)
     try:
-        print(fold_partition(app, views, plan, partition))
+        print(fold_partition(app, views, plan, partition,
+                             abandoned=lambda: os.getppid() != parent))
         return 0
     finally:
         views.close()

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import gc
 import itertools
+import pickle
+import subprocess
+import sys
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +21,7 @@ from domain.demo import load_demo
 from projections import rebuild as rebuild_module
 from projections.feeds import Partition, stored_pages
 from projections.queries import ReadModel
-from projections.rebuild import RebuildFailed, default_workers, rebuild
+from projections.rebuild import FoldPlan, RebuildFailed, default_workers, rebuild
 from projections.rows import LiveRows
 from projections.store import ViewStore
 from tests.builders import APPRAISER, SECRETARIAT, adjust, cycle_with_units
@@ -327,6 +331,55 @@ def _a_failing_worker_stops_the_rebuild(app, views):
     assert (views.active_generation(), views.meta("pending_generation")) == (1, None)
     assert views.known_generations() == [1], "the unfinished generation is dropped"
     assert_same_views(snapshot(views, 1), before)
+
+
+@pytest.mark.postgres
+def test_postgres_a_worker_whose_rebuild_died_stops_without_writing(postgres_schema_url, clock,
+                                                                     tmp_path):
+    """A rebuild process that dies while its workers fold (SIGKILL: no cleanup of its own)
+    leaves no worker writing on: each notices it has been re-parented before its next page
+    and exits with an error, having written nothing."""
+    with open_store(postgres_schema_url, clock) as (app, views):
+        _an_orphaned_worker_stops(app, views, tmp_path)
+
+
+def _an_orphaned_worker_stops(app, views, tmp_path: Path):
+    play(cycle_with_units(app, units=("STC", "SNV")))
+    run_to_head(app, views)
+    generation = 2
+    views.create_generation(generation, indexes=False)
+    errors = tmp_path / "worker.err"
+    # The worker's rebuild: it starts the worker as `_fold_in_workers` does, hands it its plan
+    # and exits at once (os._exit: nothing of its own cleans up), as if killed mid-rebuild.
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import os, subprocess, sys\n"
+            "payload = sys.stdin.buffer.read()\n"
+            "with open(sys.argv[1], 'wb') as errors:\n"
+            "    worker = subprocess.Popen([sys.executable, '-m', 'projections.rebuild'],\n"
+            "        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)\n"
+            "print(worker.pid, flush=True)\n"
+            "worker.stdin.write(payload)\n"
+            "worker.stdin.close()\n"
+            "os._exit(0)\n"), str(errors)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    plan = FoldPlan(generation, head_of(app), chunk=10, flush_every=10**9)
+    payload = pickle.dumps((app.settings, plan, Partition(0, 1), launcher.pid))
+    out, _ = launcher.communicate(payload, timeout=60)
+    worker = int(out)
+
+    def worker_ended() -> bool:
+        try:
+            state = Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        return state in ("Z", "X")  # a zombie: ended, not (yet) reaped by its new parent
+
+    wait_until(worker_ended, timeout=60, what="the orphaned worker to stop")
+    assert "the rebuild that started this worker is gone" in errors.read_text()
+    assert views.active_generation() == 1
+    assert [count_rows(views, table, generation) for table in
+            ("frameworks", "cycles", "scorecards", "audit", "event_times")] == [0] * 5
 
 
 def test_sqlite_folds_in_one_process(app, views):
