@@ -122,9 +122,12 @@ def stored_pages(app: ParIndex, views: ViewStore, after: int, stop: int, page: i
     while the fold holds it)."""
     table = app.recorder.events_table_name
     if views.kind == "postgresql":
+        # The id type's own hash: uuid_hash costs the scan next to nothing, where
+        # hashtext(originator_id::text) nearly doubled it.
+        owner = ("uuid_hash(originator_id)" if app.recorder.datastore.originator_id_type
+                 == "uuid" else "hashtext(originator_id)")
         owned = "" if partition.count == 1 else (
-            f" AND (hashtext(originator_id::text) & 2147483647) %% {int(partition.count)} "
-            f"= {int(partition.index)}")
+            f" AND ({owner} & 2147483647) %% {int(partition.count)} = {int(partition.index)}")
         sql = (f"SELECT notification_id, originator_id, originator_version, topic, state "
                f"FROM {table} WHERE notification_id > %s AND notification_id <= %s{owned} "
                "ORDER BY notification_id")
