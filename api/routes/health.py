@@ -34,7 +34,7 @@ class ViewStatus(BaseModel):
 
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
-    version: str = Field(examples=["0.1.0"])
+    version: str = Field(examples=["0.2.0"])
     store: StoreStatus
     views: list[ViewStatus]
     runner: dict[str, object] | None = Field(

@@ -29,7 +29,7 @@ import os
 import threading
 import time
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,12 +54,14 @@ from domain.store.merkle import (
     ENTRY_TAG,
     ID_TEXT,
     ID_UUID,
+    MAX_LEAVES_PER_ROW,
     ZERO_HASH,
     Frontier,
     MerkleTree,
     entry_bytes,
     leaf_hash,
     root_from_inclusion,
+    row_leaves,
     verify_consistency,
 )
 from domain.store.recorders import EntryRow, IntegrityRecorder, IntegrityTuple, RawEntry
@@ -303,59 +305,75 @@ class _Pass:
         self.topics = _Utf8()
 
     def window(self, entries: list[RawEntry], rows: list[IntegrityTuple]) -> bool:
-        """Take in a window whose events and integrity rows have the same positions and whose
+        """Take in a window whose events are exactly those its integrity rows cover and whose
         leaf indexes, leaves and chain hashes all hold; False, having changed nothing, when
         anything differs (`merge` then finds and names it)."""
-        if len(entries) != len(rows):
-            return False
         if not rows:
-            return True
+            return not entries
         size = self.size
-        row_positions = [row[0] for row in rows]
-        if [entry[0] for entry in entries] != row_positions \
-                or [row[1] for row in rows] != list(range(size, size + len(rows))):
-            return False
-        leaves = [row[2] for row in rows]
-        if self._leaves(entries) != leaves:
+        if len(entries) == len(rows):  # a leaf a row: 1-event saves, and every 0.1 log
+            positions = [row[0] for row in rows]
+            if [row[1] for row in rows] != list(range(size, size + len(rows))):
+                return False
+            leaves = [row[2] for row in rows]
+            leaf_chains = [row[3] for row in rows]
+        else:
+            positions, leaves, leaf_chains = [], [], []
+            end = size
+            for position, leaf_index, row_hashes, row_chain in rows:
+                try:
+                    row = row_leaves(row_hashes)
+                except ValueError:
+                    return False
+                count = len(row)
+                if leaf_index != end + count - 1:
+                    return False
+                end += count
+                positions.extend(range(position - count + 1, position + 1))
+                leaves.extend(row)
+                leaf_chains.extend([b""] * (count - 1))  # no chain inside a row
+                leaf_chains.append(row_chain)
+        if [entry[0] for entry in entries] != positions or self._leaves(entries) != leaves:
             return False
         chains = [row[3] for row in rows]
         sha256 = hashlib.sha256
-        if [sha256(previous + leaf).digest() for previous, leaf
-                in zip([self.chain, *chains[:-1]], leaves, strict=True)] != chains:
+        if [sha256(previous + row[2]).digest() for previous, row
+                in zip([self.chain, *chains[:-1]], rows, strict=True)] != chains:
             return False
         self._collect_references(entries)
-        self._take(row_positions, leaves, chains)
+        self._take(positions, leaves, leaf_chains)
         return True
 
-    def _take(self, row_positions: list[int], leaves: list[bytes], chains: list[bytes]
+    def _take(self, positions: list[int], leaves: list[bytes], leaf_chains: list[bytes]
               ) -> None:
-        """Add a window's rows that hold to the tree, as `merge` would one by one: the root
-        is compared at each expected checkpoint's size on the way."""
+        """Add a window's leaves that hold to the tree, as `merge` would one by one: the root
+        is compared at each expected checkpoint's size on the way. `leaf_chains[i]` is the
+        chain after leaf i where a row ends there, else b"" (no chain inside a row)."""
         size, end = self.size, self.size + len(leaves)
         self.report.events += len(leaves)
         if size == 0:
             self.report.log_id = leaves[0].hex()
         marks = self.marks
         for index in marks[bisect.bisect_left(marks, size):bisect.bisect_left(marks, end)]:
-            self.positions[index] = row_positions[index - size]
+            self.positions[index] = positions[index - size]
         taken = 0
         for cut in marks[bisect.bisect_right(marks, size):bisect.bisect_right(marks, end)]:
             self.frontier.extend(leaves[taken:cut - size])
             taken = cut - size
-            self.size, self.chain = cut, chains[taken - 1]
-            self._compare_checkpoints(row_positions[taken - 1])
+            self.size = cut
+            self._compare_checkpoints(positions[taken - 1], leaf_chains[taken - 1])
         self.frontier.extend(leaves[taken:])
-        self.size, self.chain, self.previous_position = end, chains[-1], row_positions[-1]
+        self.size, self.chain, self.previous_position = end, leaf_chains[-1], positions[-1]
 
     def merge(self, entries: list[RawEntry], rows: list[IntegrityTuple]) -> None:
-        """Merge the window's events and integrity rows by position, a row at a time, and
-        report each disagreement where it is."""
+        """Merge the window's events and the leaves of its integrity rows by position, a leaf
+        at a time, and report each disagreement where it is."""
         problems, report, sha256 = self.problems, self.report, hashlib.sha256
-        entries_left, rows_left = iter(entries), iter(rows)
+        entries_left, leaves_left = iter(entries), iter(self._row_leaves(rows))
         entry = next(entries_left, None)
-        row = next(rows_left, None)
-        while entry is not None or row is not None:
-            if row is None or (entry is not None and entry[0] < row[0]):
+        leaf = next(leaves_left, None)
+        while entry is not None or leaf is not None:
+            if leaf is None or (entry is not None and entry[0] < leaf[0]):
                 assert entry is not None
                 problems.add(Problem("event has no integrity row: it was written around the "
                                      "recorder, or its integrity row was deleted",
@@ -363,7 +381,7 @@ class _Pass:
                 report.events += 1
                 entry = next(entries_left, None)
                 continue
-            position, leaf_index, stored_leaf, stored_chain = row
+            position, leaf_index, stored_leaf, row = leaf
             if leaf_index != self.size:
                 problems.add(Problem(
                     f"integrity row out of sequence (leaf index {leaf_index}, expected "
@@ -381,11 +399,14 @@ class _Pass:
                 self._collect_references([entry])
                 report.events += 1
                 entry = next(entries_left, None)
-            if sha256(self.chain + stored_leaf).digest() != stored_chain:
-                problems.add(Problem("hash chain broken: this row's chain hash does not follow "
-                                     "from the previous row's (an integrity row was changed, "
-                                     "removed or inserted)", position=position))
-            self.chain = stored_chain
+            chain = b""  # none inside a row
+            if row is not None:  # the row's last leaf: its chain link
+                if sha256(self.chain + row[2]).digest() != row[3]:
+                    problems.add(Problem("hash chain broken: this row's chain hash does not "
+                                         "follow from the previous row's (an integrity row "
+                                         "was changed, removed or inserted)",
+                                         position=position))
+                chain = self.chain = row[3]
             if self.size in self.wanted:
                 self.positions[self.size] = position
             if self.size == 0:
@@ -393,9 +414,27 @@ class _Pass:
             self.frontier.append(stored_leaf)
             self.size += 1
             self.previous_position = position
-            row = next(rows_left, None)
+            leaf = next(leaves_left, None)
             if self.size in self.expected:
-                self._compare_checkpoints(position)
+                self._compare_checkpoints(position, chain)
+
+    def _row_leaves(self, rows: list[IntegrityTuple]
+                    ) -> Iterator[tuple[int, int, bytes, IntegrityTuple | None]]:
+        """The rows' leaves as (position, leaf index, leaf, the row where it is the row's last
+        leaf else None); a malformed row is reported and taken as one leaf."""
+        for row in rows:
+            position, leaf_index, row_hashes, _ = row
+            try:
+                leaves = row_leaves(row_hashes)
+            except ValueError as error:
+                self.problems.add(Problem(f"integrity row malformed ({error}): it was changed "
+                                          "or written around the recorder",
+                                          position=position))
+                leaves = [bytes(row_hashes)]
+            last = len(leaves) - 1
+            for i, one in enumerate(leaves):
+                yield (position - last + i, leaf_index - last + i, one,
+                       row if i == last else None)
 
     def _leaves(self, entries: list[RawEntry]) -> list[bytes]:
         """The events rows' leaf hashes: merkle.entry_bytes, inlined (the golden test pins
@@ -419,10 +458,11 @@ class _Pass:
             except Exception:  # an altered row may not decode; its leaf tells
                 pass
 
-    def _compare_checkpoints(self, position: int) -> None:
-        """The log has reached the size of expected checkpoints (`position` its last entry):
-        each must be of this log and sign its root, chain hash and last position."""
-        report, size, chain = self.report, self.size, self.chain
+    def _compare_checkpoints(self, position: int, chain: bytes) -> None:
+        """The log has reached the size of expected checkpoints (`position` its last entry,
+        `chain` the chain there, b"" inside a row): each must be of this log and sign its
+        root, chain hash and last position."""
+        report, size = self.report, self.size
         root = self.frontier.root()
         all_held = True
         for item in self.expected[size]:
@@ -497,7 +537,7 @@ def verify(recorder: IntegrityRecorder, *, checkpoints: Sequence[tuple[str, Chec
 
     # One pass over the events and the integrity rows, a window of positions at a time.
     walk = _Pass(report, problems, expected, recorder.id_kind, evidence_refs)
-    for entries, rows in recorder.iter_windows(stop=stop):
+    for entries, rows in _aligned(recorder.iter_windows(stop=stop)):
         if not walk.window(entries, rows):
             walk.merge(entries, rows)
     size, previous_position, referenced = walk.size, walk.previous_position, walk.referenced
@@ -520,6 +560,28 @@ def verify(recorder: IntegrityRecorder, *, checkpoints: Sequence[tuple[str, Chec
         _verify_blobs(Path(blob_dir), referenced, report, problems)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _aligned(windows: Iterable[tuple[list[RawEntry], list[IntegrityTuple]]]
+             ) -> Iterator[tuple[list[RawEntry], list[IntegrityTuple]]]:
+    """The windows of positions regrouped so that each holds the events its integrity rows
+    cover. A row is keyed by its last event's position and covers up to
+    MAX_LEAVES_PER_ROW - 1 positions before it, which may fall in the previous window: a
+    window's events after its last row wait for the next window, except those no later row
+    can cover (a later row's position is above every position seen so far)."""
+    held: list[RawEntry] = []
+    for entries, rows in windows:
+        if held:
+            entries, held = held + entries, []
+        highest = max(entries[-1][0] if entries else 0, rows[-1][0] if rows else 0)
+        release = max(rows[-1][0] if rows else 0, highest - MAX_LEAVES_PER_ROW)
+        cut = len(entries)
+        while cut and entries[cut - 1][0] > release:
+            cut -= 1
+        held = entries[cut:]
+        yield entries[:cut], rows
+    if held:
+        yield held, []
 
 
 def _check_newest(report: VerificationReport, problems: _Collector, stored: list[Checkpoint],
@@ -621,31 +683,29 @@ class LogTree:
     def sync(self) -> int:
         with self.lock:
             for row in self.recorder.iter_integrity(self.last_position):
-                leaf, chain = bytes(row.leaf_hash), bytes(row.chain_hash)
-                if row.leaf_index != self.tree.size:
+                try:
+                    leaves = row_leaves(row.leaf_hash)
+                except ValueError as error:
+                    raise TamperDetected(f"integrity row at position {row.position} is "
+                                         f"malformed: {error}", row.position) from None
+                count = len(leaves)
+                if row.leaf_index != self.tree.size + count - 1:
                     raise TamperDetected(f"integrity row at position {row.position} has leaf "
-                                         f"index {row.leaf_index}, expected {self.tree.size}",
-                                         row.position)
-                if hashlib.sha256(self.chain + leaf).digest() != chain:
+                                         f"index {row.leaf_index}, expected "
+                                         f"{self.tree.size + count - 1}", row.position)
+                chain = bytes(row.chain_hash)
+                if hashlib.sha256(self.chain + bytes(row.leaf_hash)).digest() != chain:
                     raise TamperDetected(f"hash chain broken at position {row.position}",
                                          row.position)
-                self.tree.append(leaf)
-                self.positions.append(row.position)
+                for leaf in leaves:
+                    self.tree.append(leaf)
+                self.positions.extend(range(row.position - count + 1, row.position + 1))
                 self.chain = chain
             return self.tree.size
 
     def index_of(self, position: int) -> int | None:
         i = bisect.bisect_left(self.positions, position)
         return i if i < len(self.positions) and self.positions[i] == position else None
-
-    def chain_at(self, size: int) -> bytes:
-        if size == self.size:
-            return self.chain
-        row = self.recorder.integrity_row(self.positions[size - 1])
-        if row is None:
-            raise TamperDetected(f"integrity row at position {self.positions[size - 1]} "
-                                 "disappeared", self.positions[size - 1])
-        return bytes(row.chain_hash)
 
 
 # -- checkpoints -------------------------------------------------------------------------------

@@ -14,9 +14,13 @@ leaf:
     u32  topic length, topic bytes   UTF-8
     u32  state length, state bytes   exactly the stored bytes
 
-Beside the tree, every leaf also extends a linear hash chain,
-`chain[i] = SHA-256(chain[i-1] ‖ leaf[i])` with `chain[-1]` = 32 zero bytes, so a row can be
-checked against its predecessor without building a tree.
+Beside the tree, the leaves extend a linear hash chain, one link per *integrity row*. A row
+holds the leaves of 1 to `MAX_LEAVES_PER_ROW` events at consecutive positions (one save's
+events; its key is the position and leaf index of its LAST event), and
+`chain[r] = SHA-256(chain[r-1] ‖ leaf_a ‖ … ‖ leaf_b)` over its leaves, with `chain[-1]` = 32
+zero bytes, so a row can be checked against its predecessor without building a tree. A row of
+one leaf is `SHA-256(chain ‖ leaf)`: parindex 0.1 wrote every row that way, so its logs are
+logs of this format.
 
 Only the standard library is used: this module is the reference an inspector can reimplement.
 """
@@ -33,6 +37,9 @@ ID_UUID = 1
 ID_TEXT = 2
 HASH_SIZE = 32
 ZERO_HASH = bytes(HASH_SIZE)
+# A row's leaves stay under PostgreSQL's 2 kB TOAST threshold (77 + 32 * 60 bytes a tuple), so
+# a row is never moved out of line; a save of more events writes more rows.
+MAX_LEAVES_PER_ROW = 60
 EMPTY_ROOT = hashlib.sha256(b"").digest()  # MTH of the empty tree (RFC 6962)
 
 _sha256 = hashlib.sha256
@@ -70,8 +77,21 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
 
 
-def chain_hash(previous: bytes, leaf: bytes) -> bytes:
-    return _sha256(previous + leaf).digest()
+def chain_hash(previous: bytes, leaves: bytes) -> bytes:
+    """The chain after an integrity row whose leaves (concatenated) are `leaves`."""
+    return _sha256(previous + leaves).digest()
+
+
+def row_leaves(leaves: bytes) -> list[bytes]:
+    """An integrity row's leaf hashes, in position order; ValueError when the row cannot be
+    one this format writes (not a whole number of hashes, none, or too many)."""
+    count, rest = divmod(len(leaves), HASH_SIZE)
+    if rest or not 0 < count <= MAX_LEAVES_PER_ROW:
+        raise ValueError(f"{len(leaves)} bytes of leaf hashes: not 1 to {MAX_LEAVES_PER_ROW} "
+                         f"hashes of {HASH_SIZE} bytes")
+    if count == 1:
+        return [bytes(leaves)]
+    return [bytes(leaves[i:i + HASH_SIZE]) for i in range(0, len(leaves), HASH_SIZE)]
 
 
 def largest_power_of_two_below(n: int) -> int:

@@ -2,14 +2,15 @@
 
 `SQLiteIntegrityRecorder` and `PostgresIntegrityRecorder` extend the library's application
 recorders (eventsourcing 9.5.6). Every save stores the events and, in the SAME transaction,
-one integrity row per event — `(position, leaf_index, leaf_hash, chain_hash)`, see
+their integrity row — `(position, leaf_index, leaf_hash, chain_hash)` of the save's last
+event, with the leaves of all its events (up to MAX_LEAVES_PER_ROW a row), see
 `domain/store/merkle.py` — continuing the head of the integrity table: the events and their
 hashes commit together or not at all, so no event ever exists unhashed.
 
-- PostgreSQL: one statement per save calls the insert function `<app>_insert_events_v2`
+- PostgreSQL: one statement per save calls the insert function `<app>_insert_events_v3`
   (created with the tables): under the library's `LOCK TABLE ... IN EXCLUSIVE MODE` of the
   events table it inserts the events, computes their leaves and the chain in SQL, inserts the
-  integrity rows, notifies the subscribers and returns the positions. One round trip, and the
+  integrity row, notifies the subscribers and returns the positions. One round trip, and the
   lock is never held while the server waits for this process.
 - SQLite (one writer at a time): the library's insert, then the hashes computed in Python
   (`hash_new_events`) and inserted in the same transaction.
@@ -60,8 +61,10 @@ from domain.store.merkle import (
     ENTRY_LENGTH,
     ENTRY_MIDDLE,
     ENTRY_TAG,
+    HASH_SIZE,
     ID_TEXT,
     ID_UUID,
+    MAX_LEAVES_PER_ROW,
     ZERO_HASH,
     id_bytes,
 )
@@ -71,7 +74,7 @@ log = logging.getLogger("parindex.integrity")
 BATCH = 10_000
 # The insert function's name carries this number: a changed body is a new function, so
 # processes of two versions never replace each other's (docs/integrity.md).
-INSERT_FUNCTION_VERSION = 2
+INSERT_FUNCTION_VERSION = 3
 
 
 class IntegrityViolation(PersistenceError):
@@ -80,9 +83,14 @@ class IntegrityViolation(PersistenceError):
 
 
 class IntegrityRow(NamedTuple):
-    position: int
-    leaf_index: int
-    leaf_hash: bytes
+    """One row of the integrity table: the leaves of the events at positions
+    `position - n + 1 .. position` (n = len(leaf_hash) // 32, 1 to MAX_LEAVES_PER_ROW),
+    leaf indexes `leaf_index - n + 1 .. leaf_index`, and the chain after them
+    (domain/store/merkle.py)."""
+
+    position: int  # of the row's last event
+    leaf_index: int  # of the row's last leaf
+    leaf_hash: bytes  # the row's leaves, concatenated
     chain_hash: bytes
 
 
@@ -109,42 +117,61 @@ class EntryRow(NamedTuple):
 RawEntry = tuple[int, bytes, int, str, bytes]
 
 
-NewRow = tuple[int, int, bytes, bytes]  # position, leaf_index, leaf_hash, chain_hash
+NewRow = tuple[int, int, bytes, bytes]  # an IntegrityRow's values
+
+
+_sha256 = hashlib.sha256
+_pack_head, _pack_middle, _pack_length = ENTRY_HEAD.pack, ENTRY_MIDDLE.pack, ENTRY_LENGTH.pack
+
+
+def entry_leaf(position: int, originator_id: UUID | str, version: int, topic: str,
+               state: bytes) -> bytes:
+    """The leaf hash of an event: `merkle.leaf_hash(merkle.event_entry(...))` inlined, as it
+    runs in every insert transaction (the golden test in tests/integrity/test_merkle.py pins
+    both to one encoding)."""
+    if originator_id.__class__ is UUID:
+        kind, raw = ID_UUID, originator_id.bytes  # type: ignore[union-attr]
+    else:
+        kind, raw = id_bytes(originator_id)
+    topic_raw = topic.encode("utf-8")
+    return _sha256(b"".join((b"\x00", _pack_head(ENTRY_TAG, position, kind, len(raw)), raw,
+                             _pack_middle(version, len(topic_raw)), topic_raw,
+                             _pack_length(len(state)), state))).digest()
 
 
 def hash_new_events(head: IntegrityRow | None,
                     events: Sequence[tuple[int, UUID | str, int, str, bytes]]
                     ) -> list[NewRow]:
     """Integrity rows continuing `head` for (position, originator_id, version, topic, state),
-    in position order. This runs in every insert transaction, so `merkle.entry_bytes` is
-    inlined here (the golden test in tests/integrity/test_merkle.py pins the encoding)."""
+    in position order: one row per run of up to MAX_LEAVES_PER_ROW consecutive positions (a
+    save's events are consecutive, so a save of up to that many events writes one row)."""
+    index, last, chain = (-1, 0, ZERO_HASH) if head is None else (head[1], head[0], head[3])
     if any(events[i][0] >= events[i + 1][0] for i in range(len(events) - 1)):
         events = sorted(events, key=lambda e: e[0])
-    sha256 = hashlib.sha256
-    pack_head, pack_middle, pack_length = ENTRY_HEAD.pack, ENTRY_MIDDLE.pack, ENTRY_LENGTH.pack
-    index = -1 if head is None else head[1]
-    last = 0 if head is None else head[0]
-    chain = ZERO_HASH if head is None else head[3]
-    rows = []
-    for position, originator_id, version, topic, state in events:
+    rows: list[NewRow] = []
+    run: list[bytes] = []  # the leaves of the row being filled, ending at position `last`
+    for event in events:
+        position = event[0]
         if position <= last:
-            raise IntegrityViolation(
-                f"new event at position {position} is not after the integrity log's head "
-                f"(position {last}): events were deleted and positions reused; run "
-                "`parindex verify`")
-        if originator_id.__class__ is UUID:
-            kind, raw = ID_UUID, originator_id.bytes  # type: ignore[union-attr]
-        else:
-            kind, raw = id_bytes(originator_id)
-        topic_raw = topic.encode("utf-8")
-        leaf = sha256(b"".join((b"\x00", pack_head(ENTRY_TAG, position, kind, len(raw)), raw,
-                                pack_middle(version, len(topic_raw)), topic_raw,
-                                pack_length(len(state)), state))).digest()
-        chain = sha256(chain + leaf).digest()
-        index += 1
+            raise _reused(position, last)
+        if run and (position != last + 1 or len(run) == MAX_LEAVES_PER_ROW):
+            leaves = b"".join(run)
+            chain, index = _sha256(chain + leaves).digest(), index + len(run)
+            rows.append((last, index, leaves, chain))
+            run = []
+        run.append(entry_leaf(*event))
         last = position
-        rows.append((position, index, leaf, chain))
+    if run:
+        leaves = b"".join(run)
+        chain, index = _sha256(chain + leaves).digest(), index + len(run)
+        rows.append((last, index, leaves, chain))
     return rows
+
+
+def _reused(position: int, head: int) -> IntegrityViolation:
+    return IntegrityViolation(
+        f"new event at position {position} is not after the integrity log's head (position "
+        f"{head}): events were deleted and positions reused; run `parindex verify`")
 
 
 def integrity_names(events_table_name: str) -> tuple[str, str, str]:
@@ -181,9 +208,6 @@ class IntegrityRecorder(ABC):
 
     @abstractmethod
     def max_notification_id(self) -> int | None: ...
-
-    @abstractmethod
-    def integrity_row(self, position: int) -> IntegrityRow | None: ...
 
     @abstractmethod
     def integrity_head(self) -> IntegrityRow | None: ...
@@ -337,17 +361,28 @@ class SQLiteIntegrityRecorder(SQLiteApplicationRecorder, IntegrityRecorder):
         if not stored_events:
             return positions
         assert positions is not None and len(positions) == len(stored_events)
-        events = [(position, s.originator_id, s.originator_version, s.topic, s.state)
-                  for position, s in zip(positions, stored_events, strict=True)]
         head = self._head
-        if head is None or events[0][0] != head.position + 1:
-            # SQLite gives a new row the largest rowid plus one: only when the first new
-            # position follows the head this recorder last wrote is that head still the log's
-            # (nothing appended since, nothing rolled back); otherwise read it.
+        # SQLite gives a new row the largest rowid plus one: only when the first new position
+        # follows the head this recorder last wrote is that head still the log's (nothing
+        # appended since, nothing rolled back); otherwise read it.
+        if head is not None and positions[0] == head[0] + 1 and len(positions) == 1:
+            # One event (most saves), straight from the head: every Python step inside the
+            # write transaction costs several times its cost in a warm loop (caches cold
+            # after SQLite's work), so this case skips hash_new_events' generality.
+            event = stored_events[0]
+            leaf = entry_leaf(positions[0], event.originator_id, event.originator_version,
+                              event.topic, event.state)
+            row = (positions[0], head[1] + 1, leaf, _sha256(head[3] + leaf).digest())
+            c.execute(self._insert_integrity, row)
+            self._head = IntegrityRow(*row)
+            return positions
+        if head is None or positions[0] != head[0] + 1:
             c.execute(self._select_head)
             found = c.fetchone()
             head = IntegrityRow(*found) if found else None
-        rows = hash_new_events(head, events)
+        rows = hash_new_events(head, [
+            (position, s.originator_id, s.originator_version, s.topic, s.state)
+            for position, s in zip(positions, stored_events, strict=True)])
         if len(rows) == 1:
             c.execute(self._insert_integrity, rows[0])
         else:
@@ -379,7 +414,7 @@ class SQLiteIntegrityRecorder(SQLiteApplicationRecorder, IntegrityRecorder):
                     rows = hash_new_events(head, batch)
                     cursor.executemany(self._insert_integrity, rows)
                     head = IntegrityRow(*rows[-1])
-                    after, adopted = head.position, adopted + len(rows)
+                    after, adopted = head.position, adopted + len(batch)
                 conn.commit()
             except BaseException:
                 conn.rollback()
@@ -424,11 +459,6 @@ class SQLiteIntegrityRecorder(SQLiteApplicationRecorder, IntegrityRecorder):
         return self._rows(f"SELECT position, leaf_index, leaf_hash, chain_hash FROM "
                           f"{self.integrity_table_name} WHERE position > ? AND position <= ? "
                           "ORDER BY position LIMIT ?", (after, _window(after, limit, stop), limit))
-
-    def integrity_row(self, position: int) -> IntegrityRow | None:
-        rows = self._rows(f"SELECT position, leaf_index, leaf_hash, chain_hash FROM "
-                          f"{self.integrity_table_name} WHERE position = ?", (position,))
-        return IntegrityRow(*rows[0]) if rows else None
 
     def integrity_head(self) -> IntegrityRow | None:
         rows = self._rows(self._select_head, ())
@@ -502,7 +532,6 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
                                "FROM {}.{} ").format(schema, integrity)
         self._select_integrity_window = select_integrity + SQL(  # see `_window_rows`
             "WHERE position > %s AND position <= %s")
-        self._select_integrity_row = select_integrity + SQL("WHERE position = %s")
         self._insert_checkpoint = SQL(
             "INSERT INTO {}.{} (tree_size, signed_at, document) VALUES (%s, %s, %s) "
             "ON CONFLICT (tree_size) DO NOTHING").format(schema, checkpoints)
@@ -561,86 +590,89 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
         library's: positions are handed out in commit order) it inserts the events, hashes
         each into the integrity log (the entry of domain/store/merkle.py, computed in SQL; the
         verifier recomputes every leaf in Python, so the two encodings cannot drift apart
-        unnoticed) and returns their positions. `CREATE` without `OR REPLACE`: processes
-        starting together must not replace each other's function (a changed body gets a new
-        INSERT_FUNCTION_VERSION, hence a new name)."""
+        unnoticed) and returns their positions. A save's events get consecutive positions and
+        share one integrity row (up to MAX_LEAVES_PER_ROW; a gap in the positions, which only
+        a sequence shared with other writers could make, starts a new row). `CREATE` without
+        `OR REPLACE`: processes starting together must not replace each other's function (a
+        changed body gets a new INSERT_FUNCTION_VERSION, hence a new name)."""
         schema = Identifier(self.datastore.schema)
-        id_type = SQL(self.datastore.originator_id_type)
-
-        def leaf(position: str, originator_id: str, version: str, topic: str,
-                 state: str) -> Composed:
-            """SQL for the leaf hash of one entry (topic already UTF-8 bytes)."""
-            if self.datastore.originator_id_type == "uuid":
-                id_part = f"'\\x010010'::bytea || uuid_send({originator_id})"
-            else:
-                id_part = (f"'\\x02'::bytea || int2send(octet_length(convert_to({originator_id},"
-                           f" 'UTF8'))::int2) || convert_to({originator_id}, 'UTF8')")
-            return SQL(
-                f"sha256('\\x0050584531'::bytea || int8send({position}) || {id_part} || "
-                f"int8send({version}::bigint) || int4send(octet_length({topic})) || {topic} || "
-                f"int4send(octet_length({state})) || {state})").format()
-
+        if self.datastore.originator_id_type == "uuid":
+            id_part = "'\\x010010'::bytea || uuid_send(originator_id)"
+        else:
+            id_part = ("'\\x02'::bytea || int2send(octet_length(convert_to(originator_id, "
+                       "'UTF8'))::int2) || convert_to(originator_id, 'UTF8')")
+        # The leaf of the inserted row (merkle.entry_bytes), in the INSERT's RETURNING list.
+        leaf = SQL(
+            f"sha256('\\x0050584531'::bytea || int8send(notification_id) || {id_part} || "
+            "int8send(originator_version::bigint) || "
+            "int4send(octet_length(convert_to(topic, 'UTF8'))) || convert_to(topic, 'UTF8') || "
+            "int4send(octet_length(state)) || state)").format()
         # A position at or before the head means events were deleted and positions reused.
         refuse_reused_position = SQL(
             "IF one_position <= head_position THEN RAISE EXCEPTION USING "
             "ERRCODE = 'data_corrupted', MESSAGE = format('parindex: new event at position %s "
             "is not after the integrity log''s head (position %s): events were deleted and "
             "positions reused; run `parindex verify`', one_position, head_position); END IF;")
+        # The row of the leaves gathered in `run` (from position run_first on), chained on;
+        # its positions are returned.
+        write_row = SQL(
+            "size := octet_length(run) / 32; head_position := run_first + size - 1; "
+            "chain := sha256(chain || run); head_index := head_index + size; "
+            "INSERT INTO {schema}.{integrity} (position, leaf_index, leaf_hash, chain_hash) "
+            "VALUES (head_position, head_index, run, chain); "
+            "RETURN QUERY SELECT generate_series(run_first, head_position); ").format(
+            schema=schema, integrity=Identifier(self.integrity_table_name))
         return SQL(
             "DO $do$ BEGIN "
             "CREATE FUNCTION {schema}.{function}(events {schema}.{event_type}[], "
             "lock_timeout text) RETURNS SETOF bigint LANGUAGE plpgsql AS $fn$ "
             "DECLARE head_position bigint; head_index bigint; chain bytea; "
-            "one_position bigint; one_id {id_type}; one_version bigint; one_topic bytea; "
-            "one_state bytea; one_leaf bytea; "
+            "one_position bigint; one_leaf bytea; run bytea; run_first bigint; size int; "
             "BEGIN "
             "PERFORM set_config('lock_timeout', lock_timeout, true); "
             "LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE; "
             "PERFORM pg_notify({channel}, ''); "
-            # One event (most saves): scalar statements, a fraction of the set-based path's cost.
-            "IF cardinality(events) = 1 THEN "
             "SELECT position, leaf_index, chain_hash INTO head_position, head_index, chain "
             "FROM {schema}.{integrity} ORDER BY position DESC LIMIT 1; "
-            "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state) "
-            "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
-            "RETURNING notification_id, originator_id, originator_version, "
-            "convert_to(topic, 'UTF8'), state "
-            "INTO one_position, one_id, one_version, one_topic, one_state; "
+            # One event (most saves): as few statements as can be, each costs (a NULL head,
+            # of an empty log, compares as not reused).
+            "IF cardinality(events) = 1 THEN "
+            "{insert} RETURNING notification_id, {leaf} INTO one_position, one_leaf; "
             "{refuse_reused_position} "
-            "one_leaf := {one_leaf}; "
             "INSERT INTO {schema}.{integrity} (position, leaf_index, leaf_hash, chain_hash) "
             "VALUES (one_position, coalesce(head_index, -1) + 1, one_leaf, "
             "sha256(coalesce(chain, {zero}) || one_leaf)); "
             "RETURN NEXT one_position; RETURN; "
             "END IF; "
-            # one statement: the head (read after the lock), the events' insert, the leaves
-            # More events: one row at a time, in position order, each a scalar leaf and chain.
-            "SELECT position, leaf_index, chain_hash INTO head_position, head_index, chain "
-            "FROM {schema}.{integrity} ORDER BY position DESC LIMIT 1; "
+            "head_position := coalesce(head_position, 0); "
             "head_index := coalesce(head_index, -1); chain := coalesce(chain, {zero}); "
-            "FOR one_position, one_id, one_version, one_topic, one_state IN "
-            "WITH inserted AS (INSERT INTO {schema}.{events} "
-            "(originator_id, originator_version, topic, state) "
-            "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
-            "RETURNING notification_id, originator_id, originator_version, "
-            "convert_to(topic, 'UTF8') AS topic, state) "
-            "SELECT * FROM inserted ORDER BY notification_id LOOP "
+            "run := ''::bytea; run_first := head_position + 1; "
+            # More: the RETURNING rows come in insertion order, which is position order. An
+            # event extends the row being filled unless its position does not follow (a gap,
+            # which only a sequence consumed by something else makes) or the row is full: a
+            # statement or two per event, the rest per row.
+            "FOR one_position, one_leaf IN {insert} RETURNING notification_id, {leaf} LOOP "
+            "IF one_position <> run_first + octet_length(run) / 32 "
+            "OR octet_length(run) = {max_bytes} THEN "
+            "IF run <> ''::bytea THEN {write_row} END IF; "
             "{refuse_reused_position} "
-            "one_leaf := {one_leaf}; chain := sha256(chain || one_leaf); "
-            "head_index := head_index + 1; head_position := one_position; "
-            "INSERT INTO {schema}.{integrity} (position, leaf_index, leaf_hash, chain_hash) "
-            "VALUES (one_position, head_index, one_leaf, chain); "
-            "RETURN NEXT one_position; "
+            "run := ''::bytea; run_first := one_position; "
+            "END IF; "
+            "run := run || one_leaf; "
             "END LOOP; "
+            "{write_row} "
             "END $fn$; "
             "EXCEPTION WHEN duplicate_function THEN NULL; END $do$").format(
             schema=schema, function=Identifier(self.insert_function_name),
             event_type=Identifier(self.stored_event_type_name),
             events=Identifier(self.events_table_name),
             integrity=Identifier(self.integrity_table_name),
-            channel=Literal(self.channel_name), zero=Literal(ZERO_HASH), id_type=id_type,
-            one_leaf=leaf("one_position", "one_id", "one_version", "one_topic", "one_state"),
-            refuse_reused_position=refuse_reused_position)
+            channel=Literal(self.channel_name), zero=Literal(ZERO_HASH),
+            insert=SQL("INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+                       "SELECT originator_id, originator_version, topic, state FROM "
+                       "unnest(events)").format(schema, Identifier(self.events_table_name)),
+            leaf=leaf, refuse_reused_position=refuse_reused_position, write_row=write_row,
+            max_bytes=Literal(MAX_LEAVES_PER_ROW * HASH_SIZE))
 
     def missing_objects(self) -> list[str]:
         """Tables and guard triggers this recorder needs that do not exist."""
@@ -764,7 +796,7 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
                                               for e in entries])
                 c.execute(self._insert_integrity, _columns(rows))
                 head = IntegrityRow(*rows[-1])
-                after, adopted = head.position, adopted + len(rows)
+                after, adopted = head.position, adopted + len(entries)
         log.warning("integrity: adopted %d events stored before the integrity log existed "
                     "(hashed as they stand now, up to position %d)", adopted, after)
         return adopted
@@ -867,10 +899,6 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
     def select_integrity_tuples(self, after: int, limit: int, stop: int | None = None
                                 ) -> list[IntegrityTuple]:
         return self._window_rows(self._select_integrity_window, after, limit, stop)
-
-    def integrity_row(self, position: int) -> IntegrityRow | None:
-        rows = self._fetch(self._select_integrity_row, (position,))
-        return IntegrityRow(*rows[0]) if rows else None
 
     def integrity_head(self) -> IntegrityRow | None:
         rows = self._fetch(self._select_head, ())

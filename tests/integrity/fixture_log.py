@@ -1,10 +1,16 @@
-"""A log hashed and signed by parindex 0.1 that every later version must still verify.
+"""Logs hashed and signed by earlier versions of parindex that every later version must verify.
 
-`fixtures/log_v1.json` holds a small log exactly as the store kept it — the events rows
-(position, id, version, topic, state bytes), their integrity rows (leaf index, leaf hash, chain
-hash) — and a checkpoint signed over it with its public key. It is generated once and never
-regenerated: if a later version hashes entries differently, `test_fixture_log.py` fails. (For
-a new format, write a new file: `.venv/bin/python -m tests.integrity.fixture_log log_v2.json`.)
+`fixtures/log_v*.json` each hold a small log exactly as the store kept it — the events rows
+(position, id, version, topic, state bytes), their integrity rows (position and leaf index of
+the row's last event, its leaf hashes, chain hash) — and a checkpoint signed over it with its
+public key. They are generated once and never regenerated: if a later version hashes entries
+or reads rows differently, `test_fixture_log.py` fails.
+
+- log_v1.json: parindex 0.1, one integrity row per event.
+- log_v2.json: parindex 0.2, a save's events share a row (one save of several tokens here).
+
+For a new format, write a new file: `.venv/bin/python -m tests.integrity.fixture_log
+log_v3.json`, and add it to FIXTURES.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from domain.store.config import settings_from_url
 
 HERE = Path(__file__).parent / "fixtures"
 FIXTURE = HERE / "log_v1.json"
+FIXTURES = (FIXTURE, HERE / "log_v2.json")
 FORMAT = "parindex-fixture-log/1"
+WRITTEN_BY = "parindex 0.2.0 (eventsourcing 9.5.6)"
 
 
 def load(path: Path = FIXTURE) -> dict[str, Any]:
@@ -33,7 +41,7 @@ def generate(target: Path) -> None:
     from domain.store.checkpoints import generate_key_file, load_signing_key
     from domain.store.integrity import Checkpointer
     from tests.builders import SECRETARIAT, small_framework
-    from tests.integrity.helpers import OPERATOR
+    from tests.integrity.helpers import OPERATOR, fill_in_one_save
 
     with tempfile.TemporaryDirectory() as tmp:
         app = ParIndex(settings_from_url(f"sqlite:///{tmp}/fixture.sqlite3"))
@@ -45,6 +53,7 @@ def generate(target: Path) -> None:
             app.publish_framework(SECRETARIAT, framework.aggregate_id)
             _, token = app.issue_token(OPERATOR, "hoi-dong.le-van-c", Role.COUNCIL)
             app.revoke_token(OPERATOR, token.aggregate_id, "Hết nhiệm kỳ")
+            fill_in_one_save(app, 5, prefix="đoàn-kiểm-tra")
             _, public = generate_key_file(Path(tmp) / "sign.key")
             checkpoint = Checkpointer(app.recorder, load_signing_key(Path(tmp) / "sign.key")
                                       ).run_once(force=True)
@@ -61,7 +70,7 @@ def generate(target: Path) -> None:
                          for r in recorder.select_integrity(0, 999)]
         finally:
             app.close()
-    document = {"format": FORMAT, "written_by": "parindex 0.1.0 (eventsourcing 9.5.6)",
+    document = {"format": FORMAT, "written_by": WRITTEN_BY,
                 "events": events, "integrity": integrity, "checkpoint": checkpoint.to_dict(),
                 "public_key": public}
     target.parent.mkdir(parents=True, exist_ok=True)

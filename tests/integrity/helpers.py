@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from domain.access.model import AccessToken, new_secret
 from domain.actors import Actor, Role
 from domain.application import ParIndex
 from domain.store.checkpoints import generate_key_file, load_signing_key
@@ -24,6 +25,13 @@ def fill(app: ParIndex, count: int, prefix: str = "holder") -> list[int]:
         assert result.position is not None
         positions.append(result.position)
     return positions
+
+
+def fill_in_one_save(app: ParIndex, count: int, prefix: str = "batch") -> list[int]:
+    """`count` events saved together (one new token each, ONE save); their positions."""
+    tokens = [AccessToken.issue(OPERATOR, new_secret(), f"{prefix}-{i}", Role.INSPECTOR, None)
+              for i in range(count)]
+    return [recording.notification.id for recording in app.save(*tokens)]
 
 
 def signing_key(tmp_path: Path):
@@ -105,3 +113,14 @@ class RawStore:
         if self.kind == "postgresql":
             self.run((f"SELECT setval(pg_get_serial_sequence('\"{self.schema}\".\"{{events}}\"',"
                       " 'notification_id'), ?)", (last,)))
+
+    def swap_events(self, a: int, b: int) -> None:
+        """Move the events at positions a and b into each other's position (same ids,
+        versions and bytes: only their order changes)."""
+        (rows,) = self.run(("SELECT {pos}, originator_id, originator_version, topic, state "
+                            "FROM {events} WHERE {pos} IN (?, ?) ORDER BY {pos}", (a, b)))
+        (_, id_a, v_a, t_a, s_a), (_, id_b, v_b, t_b, s_b) = rows
+        insert = ("INSERT INTO {events} (originator_id, originator_version, topic, state, "
+                  "{pos}) VALUES (?, ?, ?, ?, ?)")
+        self.run(("DELETE FROM {events} WHERE {pos} IN (?, ?)", (a, b)),
+                 (insert, (id_b, v_b, t_b, s_b, a)), (insert, (id_a, v_a, t_a, s_a, b)))

@@ -65,16 +65,7 @@ def test_a_deleted_event_with_its_integrity_row_is_detected_at_the_next_position
 def test_two_swapped_rows_are_detected_at_the_first(app):
     positions = fill(app, 8)
     a, b = positions[2], positions[5]
-    raw = RawStore(app)
-    (rows,) = raw.run(("SELECT {pos}, originator_id, originator_version, topic, state FROM "
-                       "{events} WHERE {pos} IN (?, ?) ORDER BY {pos}", (a, b)))
-    (_, id_a, v_a, t_a, s_a), (_, id_b, v_b, t_b, s_b) = rows
-    # Move each event into the other's position (same ids, versions, bytes: only order changes)
-    raw.run(("DELETE FROM {events} WHERE {pos} IN (?, ?)", (a, b)),
-            ("INSERT INTO {events} (originator_id, originator_version, topic, state, {pos}) "
-             "VALUES (?, ?, ?, ?, ?)", (id_b, v_b, t_b, s_b, a)),
-            ("INSERT INTO {events} (originator_id, originator_version, topic, state, {pos}) "
-             "VALUES (?, ?, ?, ?, ?)", (id_a, v_a, t_a, s_a, b)))
+    RawStore(app).swap_events(a, b)
     report = verify(app.recorder)
     assert first(report).position == a
     assert [p.position for p in report.problems] == [a, b]

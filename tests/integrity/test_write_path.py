@@ -17,14 +17,16 @@ from domain.store.config import settings_from_url
 from domain.store.integrity import verify
 from domain.store.recorders import IntegrityViolation
 from tests.conftest import POSTGRES_URL
-from tests.integrity.helpers import OPERATOR, RawStore, fill
+from tests.integrity.helpers import OPERATOR, RawStore, fill, fill_in_one_save
 
 
 def counts(app: ParIndex) -> tuple[int, int]:
+    """(events, leaves in the integrity rows)."""
     raw = RawStore(app)
-    (events,), (integrity,) = raw.run("SELECT COUNT(*) FROM {events}",
-                                      "SELECT COUNT(*) FROM {integrity}", unguard=False)
-    return events[0], integrity[0]
+    (events,), (leaves,) = raw.run("SELECT COUNT(*) FROM {events}",
+                                   "SELECT COALESCE(SUM(LENGTH(leaf_hash)), 0) / 32 "
+                                   "FROM {integrity}", unguard=False)
+    return events[0], leaves[0]
 
 
 def test_every_event_gets_its_integrity_row_in_order(app):
@@ -56,7 +58,7 @@ def test_a_failure_while_hashing_rolls_the_events_back(app, monkeypatch):
         def broken(*args, **kwargs):
             raise RuntimeError("hashing failed")
 
-        monkeypatch.setattr(recorders, "hash_new_events", broken)
+        monkeypatch.setattr(recorders, "entry_leaf", broken)
         with pytest.raises(RuntimeError, match="hashing failed"):
             fill(app, 1, prefix="lost")
         monkeypatch.undo()
@@ -81,6 +83,8 @@ def test_a_reused_position_is_refused_and_nothing_is_written(app):
     raw.reset_sequence(positions[1])
     with pytest.raises(IntegrityViolation, match="not after the integrity log's head"):
         fill(app, 1, prefix="reused")
+    with pytest.raises(IntegrityViolation, match="not after the integrity log's head"):
+        fill_in_one_save(app, 3, prefix="reused-together")
     assert counts(app) == (2, 4)
 
 
