@@ -5,6 +5,8 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import pytest
 
 from domain.application import ParIndex
@@ -236,3 +238,25 @@ def test_two_writers_on_one_store_continue_each_others_rows(store_url):
     finally:
         first.close()
         second.close()
+
+
+def test_a_writer_of_a_row_per_event_continues_a_log_of_shared_rows(app):
+    # during an upgrade a parindex 0.1 process (a row per event) may write beside 0.2 ones: it
+    # continues from the head row's position, leaf index and chain, which keep their meaning
+    fill_in_one_save(app, 4)
+    head = app.recorder.integrity_head()
+    raw = RawStore(app)
+    oid, topic, state = uuid4(), "domain.access.model:AccessToken.Issued", b'{"old":"writer"}'
+    position = head.position + 1
+    leaf = leaf_hash(event_entry(position, oid, 1, topic, state))
+    raw.run(("INSERT INTO {events} (originator_id, originator_version, topic, state, {pos}) "
+             "VALUES (?, ?, ?, ?, ?)", (oid.hex if raw.kind == "sqlite" else oid, 1, topic,
+                                        state, position)),
+            ("INSERT INTO {integrity} (position, leaf_index, leaf_hash, chain_hash) "
+             "VALUES (?, ?, ?, ?)", (position, head.leaf_index + 1, leaf,
+                                     chain_hash(bytes(head.chain_hash), leaf))),
+            unguard=False)
+    raw.reset_sequence(position)
+    fill_in_one_save(app, 3, prefix="after")
+    report = verify(app.recorder)
+    assert report.ok and report.events == 8, report.problems
