@@ -24,11 +24,10 @@ MAX_KEY = 200
 class IdempotencyStore:
     def __init__(self, views: ViewStore):
         self.views = views
-        with views.transaction() as cur:
-            cur.execute("CREATE TABLE IF NOT EXISTS api_idempotency (scope TEXT NOT NULL, "
-                        "key TEXT NOT NULL, request_hash TEXT NOT NULL, status INTEGER, "
-                        "headers TEXT, body TEXT, created_at TEXT NOT NULL, "
-                        "PRIMARY KEY (scope, key))")
+        views.ensure_table("CREATE TABLE IF NOT EXISTS api_idempotency (scope TEXT NOT NULL, "
+                           "key TEXT NOT NULL, request_hash TEXT NOT NULL, status INTEGER, "
+                           "headers TEXT, body TEXT, created_at TEXT NOT NULL, "
+                           "PRIMARY KEY (scope, key))")
 
     def claim(self, scope: str, key: str, request_hash: str) -> tuple[str, Any]:
         """("new", None) | ("replay", stored) | ("conflict", None) | ("running", None)."""

@@ -92,13 +92,28 @@ class ViewStore:
         else:
             self.path = env["SQLITE_DBNAME"]
             self._pool = None
-        with self.transaction() as cur:
-            cur.execute("CREATE TABLE IF NOT EXISTS pv_meta (key TEXT PRIMARY KEY, "
-                        "value TEXT NOT NULL)")
+        self.ensure_table("CREATE TABLE IF NOT EXISTS pv_meta (key TEXT PRIMARY KEY, "
+                          "value TEXT NOT NULL)")
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
+
+    def ensure_table(self, statement: str) -> None:
+        """Run a `CREATE TABLE IF NOT EXISTS`, safely when processes start together: on
+        PostgreSQL two sessions creating one table can both pass the IF NOT EXISTS check and
+        one then fails on the catalog's unique index, so creations take turns under an
+        advisory lock for the schema."""
+        with self.transaction() as cur:
+            self._lock_table_creation(cur)
+            cur.execute(statement)
+
+    def _lock_table_creation(self, cur: Any) -> None:
+        """PostgreSQL: until the transaction ends, no other process creates view tables in
+        this schema (SQLite: its one writer already serialises them)."""
+        if self._pool is not None:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                        (f"parindex views tables {self.schema}",))
 
     # -- connections --------------------------------------------------------------------------
 
@@ -169,6 +184,7 @@ class ViewStore:
         """The generation's tables; a rebuild asks for them without their secondary indexes
         and adds those when it has loaded the rows (`create_indexes`)."""
         with self.transaction() as cur:
+            self._lock_table_creation(cur)
             for table, columns in TABLES.items():
                 if self.kind == "postgresql":
                     # Bytewise text, as SQLite's BINARY: ids, codes and ISO times compare and

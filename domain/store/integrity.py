@@ -285,10 +285,11 @@ class _Utf8(dict[str, bytes]):
 class _Pass:
     """The state of `verify`'s one pass over the log, fed a window of positions at a time.
 
-    `window` checks a window in bulk, list against list, when its events and integrity rows
-    pair up one to one and all hold: the normal case, and where a pass spends its time, so it
-    runs in comprehensions, not a Python iteration per row. A window with any disagreement
-    goes through `merge` instead, row by row, which names each problem and its position."""
+    `window` checks a window in bulk, list against list, when its events are exactly those its
+    integrity rows' leaves cover and all hold: the normal case, and where a pass spends its
+    time, so it runs in comprehensions, not a Python iteration per leaf. A window with any
+    disagreement goes through `merge` instead, leaf by leaf, which names each problem and its
+    position."""
 
     def __init__(self, report: VerificationReport, problems: _Collector,
                  expected: dict[int, list[_Expected]], kind: int,

@@ -245,8 +245,8 @@ class IntegrityRecorder(ABC):
     def iter_windows(self, after: int = 0, stop: int | None = None, batch: int = BATCH
                      ) -> Iterator[tuple[list[RawEntry], list[IntegrityTuple]]]:
         """The events rows and the integrity rows of the same windows of positions (after,
-        after+batch], (after+batch, after+2*batch], ... side by side: the verifier checks a
-        window as a whole when its rows pair up one to one."""
+        after+batch], (after+batch, after+2*batch], ... side by side (a row's first events
+        may lie in the window before its own: the verifier regroups them)."""
         stop = self.log_end() if stop is None else stop
         return zip(self._read_windows(self.select_entries, after, stop, batch),
                    self._read_windows(self.select_integrity_tuples, after, stop, batch),
@@ -329,7 +329,9 @@ class SQLiteIntegrityRecorder(SQLiteApplicationRecorder, IntegrityRecorder):
                              " ORDER BY position DESC LIMIT 1")
         self._insert_integrity = (f"INSERT INTO {integrity} (position, leaf_index, leaf_hash, "
                                   "chain_hash) VALUES (?, ?, ?, ?)")
-        self._head: IntegrityRow | None = None  # what this recorder last wrote (a hint)
+        # The head this recorder last committed (a hint; kept only once its transaction
+        # committed, so a rolled-back save never leaves a head that is not in the log).
+        self._head: IntegrityRow | None = None
         self._uuid_ids = datastore.originator_id_type == "uuid"
         self.id_kind = ID_UUID if self._uuid_ids else ID_TEXT
 
@@ -355,8 +357,20 @@ class SQLiteIntegrityRecorder(SQLiteApplicationRecorder, IntegrityRecorder):
         super().create_table()
         self.adopt_unhashed_events()
 
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        written: list[IntegrityRow] = []
+        with self.datastore.transaction(commit=True) as c:
+            positions = self._insert_events(c, stored_events, written=written, **kwargs)
+        if written:  # committed
+            self._head = written[-1]
+        return positions
+
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
+                       written: list[IntegrityRow] | None = None,
                        **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert, then the integrity row(s), in the transaction `c`; the new
+        head is appended to `written` for `insert_events` to keep once committed."""
         positions = super()._insert_events(c, stored_events, **kwargs)
         if not stored_events:
             return positions
@@ -374,7 +388,8 @@ class SQLiteIntegrityRecorder(SQLiteApplicationRecorder, IntegrityRecorder):
                               event.topic, event.state)
             row = (positions[0], head[1] + 1, leaf, _sha256(head[3] + leaf).digest())
             c.execute(self._insert_integrity, row)
-            self._head = IntegrityRow(*row)
+            if written is not None:
+                written.append(IntegrityRow(*row))
             return positions
         if head is None or positions[0] != head[0] + 1:
             c.execute(self._select_head)
@@ -387,7 +402,8 @@ class SQLiteIntegrityRecorder(SQLiteApplicationRecorder, IntegrityRecorder):
             c.execute(self._insert_integrity, rows[0])
         else:
             c.executemany(self._insert_integrity, rows)
-        self._head = IntegrityRow(*rows[-1])
+        if written is not None:
+            written.append(IntegrityRow(*rows[-1]))
         return positions
 
     def adopt_unhashed_events(self) -> int:
@@ -647,10 +663,12 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
             "head_position := coalesce(head_position, 0); "
             "head_index := coalesce(head_index, -1); chain := coalesce(chain, {zero}); "
             "run := ''::bytea; run_first := head_position + 1; "
-            # More: the RETURNING rows come in insertion order, which is position order. An
-            # event extends the row being filled unless its position does not follow (a gap,
-            # which only a sequence consumed by something else makes) or the row is full: a
-            # statement or two per event, the rest per row.
+            # More: the RETURNING rows come in insertion order, which is position order (were
+            # they ever not, a position would go backwards and the reuse check refuse the
+            # save: never a wrong row). An event extends the row being filled unless its
+            # position does not follow (a gap, which only a sequence consumed by something
+            # else makes) or the row is full: a statement or two per event, the rest per row.
+            # No events (an empty or NULL array, which the recorder never sends): no row.
             "FOR one_position, one_leaf IN {insert} RETURNING notification_id, {leaf} LOOP "
             "IF one_position <> run_first + octet_length(run) / 32 "
             "OR octet_length(run) = {max_bytes} THEN "
@@ -660,7 +678,7 @@ class PostgresIntegrityRecorder(PostgresApplicationRecorder, IntegrityRecorder):
             "END IF; "
             "run := run || one_leaf; "
             "END LOOP; "
-            "{write_row} "
+            "IF run <> ''::bytea THEN {write_row} END IF; "
             "END $fn$; "
             "EXCEPTION WHEN duplicate_function THEN NULL; END $do$").format(
             schema=schema, function=Identifier(self.insert_function_name),

@@ -217,3 +217,51 @@ def test_postgres_hashes_text_ids_as_the_verifier_does(postgres_schema_url):
     finally:
         datastore.close()
 
+
+
+@pytest.mark.postgres
+def test_postgres_an_empty_call_of_the_insert_function_writes_nothing(postgres_schema_url):
+    # the recorder never sends no events, but the app role may call the function directly
+    app = ParIndex(settings_from_url(postgres_schema_url))
+    try:
+        raw = RawStore(app)
+        function = f'"{raw.schema}"."{app.recorder.insert_function_name}"'
+        event_type = f'"{raw.schema}"."{app.recorder.stored_event_type_name}"'
+        for events in (f"ARRAY[]::{event_type}[]", f"NULL::{event_type}[]"):
+            (returned,) = raw.run(f"SELECT * FROM {function}({events}, '5s')", unguard=False)
+            assert returned == []
+        assert counts(app) == (0, 0)
+        fill(app, 1)
+        fill_in_one_save(app, 3)
+        assert counts(app) == (4, 4)
+        assert verify(app.recorder).ok
+    finally:
+        app.close()
+
+
+def test_sqlite_a_save_rolled_back_after_hashing_leaves_no_stale_head_hint(tmp_path):
+    # the recorder skips reading the head when the next position follows the head it wrote
+    # last: a save rolled back after its rows were written (a failed COMMIT) must not leave
+    # that head behind, or the next save would chain from a row that is not in the log
+    url = f"sqlite:///{tmp_path}/events.sqlite3"
+    first, second = ParIndex(settings_from_url(url)), ParIndex(settings_from_url(url))
+    try:
+        fill(first, 2, prefix="first")
+        recorder = first.recorder
+        insert = recorder._insert_events
+
+        def then_fail(c, stored_events, **kwargs):
+            insert(c, stored_events, **kwargs)
+            raise RuntimeError("COMMIT failed")
+
+        recorder._insert_events = then_fail
+        with pytest.raises(RuntimeError, match="COMMIT failed"):
+            fill(first, 1, prefix="lost")
+        del recorder._insert_events
+        fill(second, 1, prefix="other")  # takes the position the lost save had
+        fill(first, 1, prefix="after")
+        report = verify(first.recorder)
+        assert report.ok and report.events == 4, report.problems
+    finally:
+        first.close()
+        second.close()
