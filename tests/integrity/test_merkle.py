@@ -21,6 +21,7 @@ from domain.store.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from domain.store.recorders import entry_leaf
 
 # The inputs and roots of the RFC 6962 reference tests (certificate-transparency, merkle_test)
 CT_LEAVES = [b"", b"\x00", b"\x10", b"\x20\x21", b"\x30\x31", b"\x40\x41\x42\x43",
@@ -126,6 +127,13 @@ def test_the_entry_encoding_is_frozen():
     assert leaf_hash(entry).hex() == GOLDEN_LEAF
     assert event_entry(42, "text-id", 3, "t", b"") != event_entry(42, "text-id", 3, "t", b"\0")
     assert chain_hash(bytes(32), leaf_hash(entry)).hex() == GOLDEN_CHAIN
+    # the write path's inlined copy of the encoding (domain/store/recorders.py)
+    assert entry_leaf(42, UUID("12345678-1234-5678-1234-567812345678"), 3,
+                      "domain.scorecard.model:Scorecard.SelfScoreRecorded",
+                      b'{"item_code":"1.1.1","note":"\xc4\x91\xc3\xa3 l\xc3\xa0m"}'
+                      ).hex() == GOLDEN_LEAF
+    assert entry_leaf(7, "đơn-vị/STC", 2, "t", b"x") == leaf_hash(event_entry(7, "đơn-vị/STC",
+                                                                              2, "t", b"x"))
 
 
 # tag "PXE1" | u64 position 42 | u8 kind 1 (uuid) | u16 16 | the id's 16 bytes | u64 version 3 |
