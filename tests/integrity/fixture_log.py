@@ -25,13 +25,12 @@ from typing import Any
 from domain.store.config import settings_from_url
 
 HERE = Path(__file__).parent / "fixtures"
-FIXTURE = HERE / "log_v1.json"
-FIXTURES = (FIXTURE, HERE / "log_v2.json")
+FIXTURES = (HERE / "log_v1.json", HERE / "log_v2.json")
 FORMAT = "parindex-fixture-log/1"
 WRITTEN_BY = "parindex 0.2.0 (eventsourcing 9.5.6)"
 
 
-def load(path: Path = FIXTURE) -> dict[str, Any]:
+def load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -80,8 +79,9 @@ def generate(target: Path) -> None:
 
 
 if __name__ == "__main__":
-    name = sys.argv[1] if len(sys.argv) > 1 else FIXTURE.name
-    destination = HERE / name
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python -m tests.integrity.fixture_log log_vN.json")
+    destination = HERE / sys.argv[1]
     if destination.exists():
         raise SystemExit(f"{destination} exists; fixtures are never regenerated")
     generate(destination)

@@ -17,6 +17,12 @@ from domain.store.integrity import Checkpointer
 OPERATOR = Actor("cli:test", Role.SYSTEM)
 
 
+def first(report: Any) -> Any:
+    """The first problem of a verification that must have found tampering."""
+    assert not report.ok, "tampering went unnoticed"
+    return report.first_problem
+
+
 def fill(app: ParIndex, count: int, prefix: str = "holder") -> list[int]:
     """`count` events (one token each); their positions."""
     positions = []

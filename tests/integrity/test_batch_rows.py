@@ -22,7 +22,7 @@ from domain.store.merkle import (
     row_leaves,
 )
 from domain.store.recorders import hash_new_events
-from tests.integrity.helpers import RawStore, checkpointer, fill, fill_in_one_save
+from tests.integrity.helpers import RawStore, checkpointer, fill, fill_in_one_save, first
 
 
 def leaves_of(app, positions: list[int]) -> list[bytes]:
@@ -33,11 +33,6 @@ def leaves_of(app, positions: list[int]) -> list[bytes]:
         out.append(leaf_hash(event_entry(entry.position, entry.originator_id,
                                          entry.originator_version, entry.topic, entry.state)))
     return out
-
-
-def first(report):
-    assert not report.ok, "tampering went unnoticed"
-    return report.first_problem
 
 
 def test_a_save_of_several_events_writes_one_row_chained_as_one_link(app):

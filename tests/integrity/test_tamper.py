@@ -12,12 +12,7 @@ from domain.store.blobs import BlobStore
 from domain.store.config import settings_from_url
 from domain.store.integrity import evidence_refs_by_mapper, verify
 from tests.builders import cycle_with_units, officer
-from tests.integrity.helpers import RawStore, checkpointer, fill
-
-
-def first(report):
-    assert not report.ok, "tampering went unnoticed"
-    return report.first_problem
+from tests.integrity.helpers import RawStore, checkpointer, fill, first
 
 
 def test_an_untouched_log_verifies(app):
